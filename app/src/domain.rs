@@ -1,0 +1,306 @@
+//! Parse, don't validate: the user-supplied values Parlor accepts, each constructed once with
+//! its rules beside it. Code that holds a `RoomSlug` or a `MessageText` never re-checks it.
+//!
+//! These live in `app` (not `server`) so the browser can show the same message the server
+//! would, before a round trip; the server remains the authority and parses everything again.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a value was refused, worded for the person who typed it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    /// Which input the message is about (`slug`, `title`, `name`, `text`, `client_id`), so a
+    /// form can show it next to the right field.
+    pub field: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl Invalid {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Longest chat message, in characters (Unicode scalar values), after trimming.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// Longest room slug.
+pub const MAX_SLUG_LEN: usize = 48;
+/// Longest room title, in characters.
+pub const MAX_TITLE_CHARS: usize = 80;
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Longest idempotency key.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+/// A room's URL name: `[a-z0-9-]{1,48}`. Lower-case only so `/rooms/Lobby` and `/rooms/lobby`
+/// can never be two rooms.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomSlug(String);
+
+impl RoomSlug {
+    /// Accepts `[a-z0-9-]{1,48}` exactly (no trimming: a slug is typed into a URL).
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.is_empty() {
+            return Err(Invalid::new("slug", "The slug must not be empty."));
+        }
+        if raw.len() > MAX_SLUG_LEN {
+            return Err(Invalid::new(
+                "slug",
+                format!("The slug must be at most {MAX_SLUG_LEN} characters."),
+            ));
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(Invalid::new(
+                "slug",
+                "The slug may only contain lower-case letters a–z, digits and '-'.",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The slug as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A room's human title: 1–80 characters after trimming, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomTitle(String);
+
+impl RoomTitle {
+    /// Trims, then checks length and characters.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        single_line("title", raw, MAX_TITLE_CHARS, "The title").map(Self)
+    }
+
+    /// The title as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The name shown next to someone's messages: 1–32 characters after trimming, no control
+/// characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Trims, then checks length and characters.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        single_line("name", raw, MAX_NAME_CHARS, "The name").map(Self)
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The text of a chat message: trimmed, non-empty, at most 4,000 characters, and no control
+/// characters except newline (`\r\n` and lone `\r` are normalised to `\n` first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageText(String);
+
+impl MessageText {
+    /// Normalises line endings, trims, then checks length and characters.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let normalised;
+        let text = if raw.contains('\r') {
+            normalised = raw.replace("\r\n", "\n").replace('\r', "\n");
+            normalised.trim()
+        } else {
+            raw.trim()
+        };
+        if text.is_empty() {
+            return Err(Invalid::new("text", "The message is empty."));
+        }
+        let chars = text.chars().count();
+        if chars > MAX_MESSAGE_CHARS {
+            return Err(Invalid::new(
+                "text",
+                format!(
+                    "The message is {chars} characters long; the limit is {MAX_MESSAGE_CHARS}."
+                ),
+            ));
+        }
+        if let Some(bad) = text.chars().find(|c| c.is_control() && *c != '\n') {
+            return Err(Invalid::new(
+                "text",
+                format!(
+                    "The message contains a control character (U+{:04X}); only newlines are allowed.",
+                    bad as u32
+                ),
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A client-chosen idempotency key: 1–64 visible ASCII characters (a UUID fits).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// Checks length and that every byte is visible ASCII (no spaces).
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.is_empty() || raw.len() > MAX_CLIENT_ID_LEN {
+            return Err(Invalid::new(
+                "client_id",
+                format!("client_id must be 1–{MAX_CLIENT_ID_LEN} characters."),
+            ));
+        }
+        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Invalid::new(
+                "client_id",
+                "client_id may only contain visible ASCII characters.",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Shared rule for one-line human text (titles, names).
+fn single_line(
+    field: &'static str,
+    raw: &str,
+    max_chars: usize,
+    what: &str,
+) -> Result<String, Invalid> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(Invalid::new(field, format!("{what} must not be empty.")));
+    }
+    if text.chars().count() > max_chars {
+        return Err(Invalid::new(
+            field,
+            format!("{what} must be at most {max_chars} characters."),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            field,
+            format!("{what} must not contain control characters or line breaks."),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+macro_rules! string_newtype_impls {
+    ($($ty:ident),*) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = Invalid;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+        impl From<$ty> for String {
+            fn from(value: $ty) -> String {
+                value.0
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    )*};
+}
+string_newtype_impls!(RoomSlug, RoomTitle, DisplayName, MessageText, ClientId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_follow_the_documented_pattern() {
+        assert!(RoomSlug::parse("general").is_ok());
+        assert!(RoomSlug::parse("rust-2026").is_ok());
+        assert!(RoomSlug::parse(&"a".repeat(48)).is_ok());
+        for bad in ["", "General", "with space", "ümlaut", "semi;colon", "a/b", "_x"] {
+            assert!(RoomSlug::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        let err = RoomSlug::parse(&"a".repeat(49)).expect_err("too long");
+        assert_eq!(err.field, "slug");
+    }
+
+    #[test]
+    fn titles_and_names_are_trimmed_and_bounded() {
+        assert_eq!(
+            RoomTitle::parse("  Rust talk  ").map(String::from),
+            Ok("Rust talk".into())
+        );
+        assert!(RoomTitle::parse("   ").is_err());
+        assert!(RoomTitle::parse(&"é".repeat(80)).is_ok());
+        assert!(RoomTitle::parse(&"é".repeat(81)).is_err());
+        assert!(RoomTitle::parse("two\nlines").is_err());
+        assert!(DisplayName::parse("민지").is_ok());
+        assert!(DisplayName::parse(&"x".repeat(33)).is_err());
+        assert_eq!(DisplayName::parse("").expect_err("empty").field, "name");
+    }
+
+    #[test]
+    fn message_text_rules() {
+        assert_eq!(
+            MessageText::parse("  hello\nworld \n").map(String::from),
+            Ok("hello\nworld".into())
+        );
+        assert_eq!(
+            MessageText::parse("a\r\nb\rc").map(String::from),
+            Ok("a\nb\nc".into())
+        );
+        assert!(MessageText::parse(" \n\t ").is_err());
+        assert!(MessageText::parse("bell\u{7}").is_err());
+        assert!(MessageText::parse("tab\there").is_err());
+        assert!(MessageText::parse("nul\0").is_err());
+        assert!(MessageText::parse(&"가".repeat(MAX_MESSAGE_CHARS)).is_ok());
+        let err = MessageText::parse(&"a".repeat(MAX_MESSAGE_CHARS + 1)).expect_err("too long");
+        assert!(err.message.contains("4000"), "{}", err.message);
+        // Markup is just text: escaping is the renderer's job, never the validator's.
+        assert!(MessageText::parse("<img src=x onerror=alert(1)>").is_ok());
+    }
+
+    #[test]
+    fn client_ids_are_short_visible_ascii() {
+        assert!(ClientId::parse("0f8e2a8c-5b1e-4c1e-9a8e-1c2b3d4e5f60").is_ok());
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse("has space").is_err());
+        assert!(ClientId::parse(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn serde_goes_through_the_rules() {
+        assert!(serde_json::from_str::<RoomSlug>(r#""Bad Slug""#).is_err());
+        let slug: RoomSlug = serde_json::from_str(r#""ok-slug""#).expect("valid slug");
+        assert_eq!(slug.as_str(), "ok-slug");
+    }
+}

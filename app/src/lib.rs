@@ -1,0 +1,115 @@
+//! Parlor's user interface and wire protocol, compiled twice: into the server (feature `ssr`,
+//! which renders pages and runs server functions) and into the browser's WASM (feature
+//! `hydrate`, which makes those pages live).
+//!
+//! A map of the crate:
+//! - [`protocol`]: every JSON frame and body on the wire. The server, the browser, the tests
+//!   and the load generator all use these types.
+//! - [`domain`]: validated values (room slug, message text, …) with their rules.
+//! - [`error`]: the error type of server functions.
+//! - [`server_fns`]: the pages' calls into the server.
+//! - `backend` (server only): the trait the `server` crate implements for server functions.
+//! - [`pages`]: one module per route; [`chat`]: the room component and, in WASM, its
+//!   WebSocket connection; [`identity`]: the viewer and the name picker.
+//!
+//! Nothing here may depend on the `server` crate, sqlx, redis or tokio's networking: the
+//! WASM build must stay small and the server's internals must stay swappable.
+
+pub mod chat;
+pub mod domain;
+pub mod error;
+pub mod identity;
+pub mod pages;
+pub mod protocol;
+pub mod server_fns;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+
+use identity::{IdentityBar, ViewerContext};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+use pages::{HomePage, NotFound, RoomPage};
+
+/// Whether the page has hydrated: false on the server and during hydration, true after.
+/// Components that must render identically on both sides (e.g. times in the reader's zone)
+/// switch on it.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub RwSignal<bool>);
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: header, routes and shared context.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let hydrated = RwSignal::new(false);
+    provide_context(Hydrated(hydrated));
+    // Effects run only in the browser, after hydration: this marks the page live (tests wait
+    // for `data-hydrated` before typing).
+    Effect::new(move |_| hydrated.set(true));
+    ViewerContext::provide();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/parlor.css"/>
+        <Title text="Parlor"/>
+        <Router>
+            <div class="app" data-hydrated=move || hydrated.get().then_some("true")>
+                <header class="site-header">
+                    <a href="/" class="brand">"Parlor"</a>
+                    <IdentityBar/>
+                </header>
+                <main>
+                    // Async SSR: the HTML carries the data (room list, history) so the page
+                    // is complete without JavaScript.
+                    <Routes fallback=|| view! { <NotFound/> }>
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                        <Route path=path!("/rooms/:slug") view=RoomPage ssr=SsrMode::Async/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+/// A token unique enough for form idempotency keys (not a secret).
+pub fn random_token() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let random = (js_sys::Math::random() * 2f64.powi(52)) as u64;
+        format!("{:x}{random:x}", js_sys::Date::now() as u64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::time::{SystemTime, UNIX_EPOCH};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{nanos:x}{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+    }
+}

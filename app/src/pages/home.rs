@@ -1,0 +1,115 @@
+//! `/`: the room list, rendered on the server, and the form that creates a room.
+
+use crate::{
+    error::AppError,
+    protocol::RoomSummary,
+    server_fns::{list_rooms, CreateRoom},
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// The home page.
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let create = ServerAction::<CreateRoom>::new();
+    let rooms = Resource::new(move || create.version().get(), |_| list_rooms());
+    let query = use_query_map();
+    let notice = move || {
+        (query.read().get("notice").as_deref() == Some("room-deleted"))
+            .then(|| view! { <p class="banner" role="status">"That room was deleted by its owner."</p> })
+    };
+    view! {
+        <Title text="Rooms — Parlor"/>
+        {notice}
+        <section class="room-list">
+            <h1>"Rooms"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading rooms…"</p> }>
+                {move || Suspend::new(async move {
+                    match rooms.await {
+                        Ok(list) => view! { <RoomList rooms=list/> }.into_any(),
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+        <section class="create-room">
+            <h2>"Create a room"</h2>
+            <CreateRoomForm action=create/>
+        </section>
+    }
+}
+
+#[component]
+fn RoomList(rooms: Vec<RoomSummary>) -> impl IntoView {
+    if rooms.is_empty() {
+        return view! { <p class="empty">"No rooms yet. Create the first one below."</p> }
+            .into_any();
+    }
+    view! {
+        <ul class="rooms">
+            {rooms
+                .into_iter()
+                .map(|room| {
+                    let count = match room.message_count {
+                        1 => "1 message".to_owned(),
+                        n => format!("{n} messages"),
+                    };
+                    view! {
+                        <li class="room-item" data-slug=room.slug.clone()>
+                            <a href=format!("/rooms/{}", room.slug)>
+                                <span class="title">{room.title}</span>
+                                <span class="slug">"#" {room.slug.clone()}</span>
+                            </a>
+                            <span class="count">{count}</span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+/// Creating a room: an `ActionForm`, so it posts and shows errors even without WASM (the
+/// server redirects back with the error in the URL and this page renders it).
+#[component]
+fn CreateRoomForm(action: ServerAction<CreateRoom>) -> impl IntoView {
+    let error_for = move |field: &'static str| {
+        move || {
+            action
+                .value()
+                .get()
+                .and_then(Result::err)
+                .filter(|e| e.field() == Some(field))
+                .map(|e| e.to_string())
+        }
+    };
+    let general_error = move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::err)
+            .filter(|e: &AppError| e.field().is_none())
+            .map(|e| e.to_string())
+    };
+    view! {
+        <ActionForm action attr:class="create-room-form" attr:novalidate=true>
+            <div class="field">
+                <label for="room-slug">"Slug"</label>
+                <input id="room-slug" name="slug" autocomplete="off" placeholder="rust-talk"
+                    aria-describedby="room-slug-help room-slug-error"/>
+                <small id="room-slug-help">"Lower-case letters, digits and -, up to 48."</small>
+                <span id="room-slug-error" class="field-error" role="alert">{error_for("slug")}</span>
+            </div>
+            <div class="field">
+                <label for="room-title">"Title"</label>
+                <input id="room-title" name="title" autocomplete="off" placeholder="Rust talk"
+                    aria-describedby="room-title-error"/>
+                <span id="room-title-error" class="field-error" role="alert">{error_for("title")}</span>
+            </div>
+            <button type="submit">"Create room"</button>
+            <p class="form-error" role="alert">{general_error}</p>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,21 @@
+//! One module per route.
+
+mod home;
+mod not_found;
+mod room;
+
+pub use home::HomePage;
+pub use not_found::NotFound;
+pub use room::RoomPage;
+
+use crate::protocol::{ChatMessage, RoomSummary};
+use serde::{Deserialize, Serialize};
+
+/// Everything the room page renders on the server: the room and its latest messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomPageData {
+    /// The room.
+    pub room: RoomSummary,
+    /// The latest messages, oldest first.
+    pub messages: Vec<ChatMessage>,
+}

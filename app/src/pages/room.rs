@@ -1,0 +1,30 @@
+//! `/rooms/{slug}`: the room's latest messages rendered on the server, then live.
+
+use super::NotFound;
+use crate::{chat::ChatRoom, error::AppError, server_fns::room_page};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// The room page. Unknown rooms render the 404 page with a 404 status.
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let data = Resource::new(slug, room_page);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading the room…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(data) => view! {
+                        <Title text=format!("{} — Parlor", data.room.title)/>
+                        <ChatRoom data/>
+                    }
+                    .into_any(),
+                    Err(AppError::NotFound(_)) => view! { <NotFound/> }.into_any(),
+                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

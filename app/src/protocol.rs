@@ -1,0 +1,240 @@
+//! The wire protocol: every JSON shape that crosses a socket or an HTTP body.
+//!
+//! One definition serves the server, the browser client, the integration tests and the load
+//! generator, so a change here is a protocol change and shows up everywhere at compile time.
+//! Frames are internally tagged by `"type"`; unknown fields are ignored when decoding, so old
+//! clients keep working when a frame grows a field.
+
+use serde::{Deserialize, Serialize};
+
+/// What a client may send over a WebSocket (or, as the same JSON body, by HTTP POST).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Post a chat message. `client_id` makes a retry idempotent: the same user sending the
+    /// same `client_id` twice gets the first stored message back instead of a second copy.
+    Send {
+        /// The message text, validated by the server (see `domain::MessageText`).
+        text: String,
+        /// A client-chosen id for idempotent retries (1–64 printable characters).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+}
+
+/// What the server pushes to a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// A stored chat message, delivered to every member of the room, the sender included.
+    Message(ChatMessage),
+    /// Something the client sent was refused; the connection stays open unless it says so.
+    Error(ErrorBody),
+    /// The room was deleted by its owner; the server closes the socket right after this frame.
+    RoomDeleted {
+        /// The slug of the deleted room.
+        room: String,
+    },
+}
+
+/// One stored chat message as every client sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// The store's row id: unique, and increasing in the order messages were stored. Clients
+    /// pass the last one they saw as `after` to resume without gaps.
+    pub id: i64,
+    /// The room's slug.
+    pub room: String,
+    /// The author's display name at the time of sending.
+    pub author: String,
+    /// The validated text (may contain newlines).
+    pub text: String,
+    /// The sender's idempotency key, so the sender can match the echo to its pending send.
+    pub client_id: Option<String>,
+    /// When the server stored it, RFC 3339 in UTC with milliseconds.
+    pub sent_at: String,
+}
+
+/// The body of an error frame, and of every JSON API error (`{"error": ErrorBody}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code (see [`codes`]).
+    pub code: String,
+    /// A human-readable explanation, safe to show to the user.
+    pub message: String,
+    /// Echoes the `client_id` of the send that was refused, so the client can drop it from
+    /// its outbox instead of retrying it forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+impl ErrorBody {
+    /// An error body without a `client_id`.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            client_id: None,
+        }
+    }
+}
+
+/// The JSON envelope of every REST error response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorResponse {
+    /// What went wrong.
+    pub error: ErrorBody,
+}
+
+/// Stable error codes shared by error frames and REST errors; clients branch on these, never
+/// on the message text.
+pub mod codes {
+    /// The frame was not valid JSON.
+    pub const BAD_JSON: &str = "bad_json";
+    /// The frame was JSON but not a frame we understand the shape of (missing fields, …).
+    pub const BAD_FRAME: &str = "bad_frame";
+    /// The frame's `type` is not one the server knows.
+    pub const UNKNOWN_TYPE: &str = "unknown_type";
+    /// A field failed validation (text too long, control characters, bad slug, …).
+    pub const INVALID: &str = "invalid";
+    /// The frame or body exceeded the size limit; a WebSocket is closed after this one.
+    pub const TOO_LARGE: &str = "too_large";
+    /// The action needs an identity (a guest name now; an account later).
+    pub const LOGIN_REQUIRED: &str = "login_required";
+    /// The identity is known but may not do this.
+    pub const FORBIDDEN: &str = "forbidden";
+    /// No such room (or other resource).
+    pub const NOT_FOUND: &str = "not_found";
+    /// The resource already exists (duplicate room slug, …).
+    pub const CONFLICT: &str = "conflict";
+    /// Too many requests; slow down.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// The client fell too far behind; it is disconnected and should reconnect with `after`.
+    pub const OVERLOADED: &str = "overloaded";
+    /// The request's Origin is not allowed.
+    pub const BAD_ORIGIN: &str = "bad_origin";
+    /// Something failed on the server; the message says nothing more on purpose.
+    pub const INTERNAL: &str = "internal";
+}
+
+/// WebSocket close codes the server uses, so clients can tell why they were closed.
+pub mod close_codes {
+    /// The client sent a frame over the size limit (RFC 6455 "message too big").
+    pub const TOO_LARGE: u16 = 1009;
+    /// The client fell behind and its mailbox overflowed: reconnect with `after` (RFC 6455
+    /// "try again later").
+    pub const OVERLOADED: u16 = 1013;
+    /// The server is shutting down (RFC 6455 "going away"): reconnect, maybe elsewhere.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The room was deleted: do not reconnect (application range 4000–4999, like HTTP 410).
+    pub const ROOM_DELETED: u16 = 4410;
+}
+
+/// A room as listed by `GET /api/rooms` and on the home page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    /// The room's URL name, `[a-z0-9-]{1,48}`.
+    pub slug: String,
+    /// The human title.
+    pub title: String,
+    /// How many messages the room holds.
+    pub message_count: i64,
+    /// When the last message was sent (RFC 3339), if any.
+    pub last_message_at: Option<String>,
+}
+
+/// `POST /api/rooms` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoomRequest {
+    /// The wanted slug.
+    pub slug: String,
+    /// The wanted title.
+    pub title: String,
+}
+
+/// `POST /api/session/guest` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestRequest {
+    /// The display name to use.
+    pub name: String,
+}
+
+/// `POST /api/rooms/{slug}/messages` body: the same fields as the WebSocket `send` frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRequest {
+    /// The message text.
+    pub text: String,
+    /// Idempotency key, as in [`ClientFrame::Send`].
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// Who the current session belongs to (`GET /api/me`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    /// The user id (guests get one too, so their messages have a stable author).
+    pub id: i64,
+    /// The display name shown next to messages.
+    pub name: String,
+    /// True for a display-name-only guest identity.
+    pub guest: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_frame_decodes_with_and_without_client_id() {
+        let with: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","text":"hi","client_id":"c1","extra":1}"#)
+                .expect("valid frame");
+        assert_eq!(
+            with,
+            ClientFrame::Send {
+                text: "hi".into(),
+                client_id: Some("c1".into())
+            }
+        );
+        let without: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","text":"hi"}"#).expect("valid frame");
+        assert_eq!(
+            without,
+            ClientFrame::Send {
+                text: "hi".into(),
+                client_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn message_frame_has_the_documented_shape() {
+        let frame = ServerFrame::Message(ChatMessage {
+            id: 42,
+            room: "lobby".into(),
+            author: "ann".into(),
+            text: "hello".into(),
+            client_id: Some("c1".into()),
+            sent_at: "2026-11-28T10:00:00.000Z".into(),
+        });
+        let value: serde_json::Value =
+            serde_json::to_value(&frame).expect("frames always serialise");
+        assert_eq!(value["type"], "message");
+        assert_eq!(value["id"], 42);
+        assert_eq!(value["room"], "lobby");
+        assert_eq!(value["author"], "ann");
+        assert_eq!(value["text"], "hello");
+        assert_eq!(value["client_id"], "c1");
+        assert_eq!(value["sent_at"], "2026-11-28T10:00:00.000Z");
+    }
+
+    #[test]
+    fn error_frame_has_the_documented_shape() {
+        let frame = ServerFrame::Error(ErrorBody::new(codes::BAD_JSON, "not JSON"));
+        let json = serde_json::to_string(&frame).expect("frames always serialise");
+        assert_eq!(
+            json,
+            r#"{"type":"error","code":"bad_json","message":"not JSON"}"#
+        );
+    }
+}

@@ -1,0 +1,46 @@
+import { expect, type APIRequestContext, type Page } from '@playwright/test';
+
+/** A slug no other test uses, so tests can share one server and run in parallel. */
+export function uniqueSlug(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** Creates a room through the REST API. */
+export async function createRoom(request: APIRequestContext, slug: string, title: string) {
+  const response = await request.post('/api/rooms', { data: { slug, title } });
+  expect(response.status(), await response.text()).toBe(201);
+}
+
+/** Waits until the WASM has hydrated the page (App sets data-hydrated from an Effect). */
+export async function waitForHydration(page: Page) {
+  await expect(page.locator('.app[data-hydrated="true"]')).toBeAttached();
+}
+
+/** Picks a display name through the header form. */
+export async function pickName(page: Page, name: string) {
+  await page.getByLabel('Display name').fill(name);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await expect(page.locator('.viewer-name')).toHaveText(name);
+}
+
+/** Opens a room page and waits until its WebSocket is live. */
+export async function openRoom(page: Page, slug: string) {
+  await page.goto(`/rooms/${slug}`);
+  await waitForHydration(page);
+  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live');
+}
+
+/** Texts of the stored messages shown, in order. */
+export async function messageTexts(page: Page): Promise<string[]> {
+  return page.locator('.messages li.message:not(.pending) .text').allTextContents();
+}
+
+/** Collects console errors and uncaught exceptions for the page's whole life. */
+export function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(String(error)));
+  return errors;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs Parlor's tests against real services, and stops what it started:
+#   - a private redis-server on a free port, without persistence (never the one on 6379);
+#   - the Rust unit and integration tests (real SQLite files, real sockets);
+#   - the Playwright tests in headless Chromium against real `parlor` processes.
+# `make test` installs the tools and builds target/release/parlor before calling this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/parlor-test.XXXXXX")
+redis_pid=""
+cleanup() {
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+redis_port=$(free_port)
+say "Starting redis-server on 127.0.0.1:$redis_port (no persistence)"
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$tmp" --logfile "$tmp/redis.log" &
+redis_pid=$!
+for _ in $(seq 50); do
+  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+redis-cli -p "$redis_port" ping >/dev/null || { cat "$tmp/redis.log"; exit 1; }
+export PARLOR_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+export PARLOR_TEST_REDIS_PORT="$redis_port"
+
+# Release mode and the same LEPTOS_* variables as cargo-leptos' build, so the tests reuse
+# the dependencies `make build` compiled instead of building everything a second time.
+export LEPTOS_OUTPUT_NAME=parlor
+say "Rust tests"
+cargo test --release --workspace --exclude frontend
+
+say "Browser tests (Playwright, headless Chromium)"
+(cd end2end && npx playwright test)

@@ -1,0 +1,192 @@
+//! A room feed: what one consumer (a WebSocket, an SSE stream, a waiting long poll) reads.
+//!
+//! It turns "whatever the channel layer delivered" into "every message of the room, once, in
+//! id order": it catches up from the store first, drops duplicates, and repairs gaps. Gaps
+//! happen when two processes (or two commits in one process) publish out of order, or when
+//! Redis lost deliveries while it was away; the layer says so with [`Delivery::Resync`].
+//!
+//! The feed tracks the last message it emitted as `(id, seq)`. A delivery with the next seq
+//! is emitted at once; an older one is a duplicate; a newer one means something is missing,
+//! so the feed reads everything after its last id from the store (the missing rows are
+//! committed: a row is published only after its commit, and seqs are assigned under the
+//! write lock in commit order).
+
+use super::{encode, to_wire, ChatError, ChatService, Room, MAX_PAGE};
+use crate::layer::{Channel, Delivery, Frame};
+use app::protocol::ServerFrame;
+use std::collections::VecDeque;
+
+/// What a consumer should do next.
+#[derive(Clone, Debug)]
+pub enum FeedEvent {
+    /// Forward this frame. `id` is the message id when it is a chat message (SSE uses it as
+    /// the event id).
+    Frame {
+        /// The message id, for chat messages.
+        id: Option<i64>,
+        /// The encoded frame.
+        frame: Frame,
+    },
+    /// Forward this frame, then close with `code`.
+    Close {
+        /// The last frame.
+        frame: Frame,
+        /// The WebSocket close code.
+        code: u16,
+    },
+    /// The consumer fell behind and the layer dropped its mailbox: disconnect the client,
+    /// which reconnects and catches up with `after`.
+    Overflowed,
+}
+
+/// One consumer's ordered, gap-free view of a room.
+pub struct RoomFeed {
+    chat: ChatService,
+    room: Room,
+    channel: Channel,
+    /// The last message emitted (or the room's head when following live from now).
+    last_id: i64,
+    last_seq: i64,
+    /// Catch-up still to read: messages with `cursor < id <= until`.
+    catch_up: Option<(i64, i64)>,
+    /// A delivery revealed a gap, or the layer asked for a resync.
+    repair: bool,
+    /// Events decided but not yet taken.
+    ready: VecDeque<FeedEvent>,
+}
+
+impl RoomFeed {
+    /// Joins the room's group, then reads the room's head: anything committed after the
+    /// join arrives live, anything before it is covered by catch-up, so nothing falls
+    /// between the two.
+    pub(super) async fn open(
+        chat: ChatService,
+        room: Room,
+        after: Option<i64>,
+    ) -> Result<Self, ChatError> {
+        let mut channel = Channel::open(chat.layer().clone());
+        channel.join(&room.group()).await?;
+        let head = chat.store().room_head(room.id).await?;
+        let catch_up = after
+            .map(|after| after.max(0))
+            .filter(|after| *after < head.id)
+            .map(|after| (after, head.id));
+        Ok(Self {
+            chat,
+            room,
+            channel,
+            last_id: head.id,
+            last_seq: head.seq,
+            catch_up,
+            repair: false,
+            ready: VecDeque::new(),
+        })
+    }
+
+    /// The room this feed follows.
+    pub fn room(&self) -> &Room {
+        &self.room
+    }
+
+    /// The id of the newest message emitted (or the room's head at open).
+    pub fn last_id(&self) -> i64 {
+        self.last_id
+    }
+
+    /// The next event. Cancel-safe: every await either loses nothing when dropped (the
+    /// mailbox) or is a store read whose result is applied without a further await, so a
+    /// dropped call is simply redone by the next one.
+    pub async fn next(&mut self) -> Result<FeedEvent, ChatError> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Ok(event);
+            }
+            if let Some((cursor, until)) = self.catch_up {
+                let rows = self
+                    .chat
+                    .store()
+                    .messages_between(self.room.id, cursor, until, MAX_PAGE)
+                    .await?;
+                let done = rows.len() < MAX_PAGE as usize;
+                let mut cursor = cursor;
+                for row in &rows {
+                    cursor = row.id;
+                    self.push_message(row.id, self.encode_row(row));
+                }
+                self.catch_up = (!done && cursor < until).then_some((cursor, until));
+                continue;
+            }
+            if self.repair {
+                let rows = self
+                    .chat
+                    .store()
+                    .messages_after(self.room.id, self.last_id, MAX_PAGE)
+                    .await?;
+                self.repair = rows.len() == MAX_PAGE as usize;
+                for row in &rows {
+                    if row.seq > self.last_seq {
+                        self.last_id = row.id;
+                        self.last_seq = row.seq;
+                        self.push_message(row.id, self.encode_row(row));
+                    }
+                }
+                continue;
+            }
+            match self.channel.recv().await {
+                Some(delivery) => self.accept(delivery),
+                None => return Ok(FeedEvent::Overflowed),
+            }
+        }
+    }
+
+    /// An event that is ready without waiting or reading the store, for consumers that write
+    /// several frames before one flush.
+    pub fn try_next_ready(&mut self) -> Option<FeedEvent> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            if self.catch_up.is_some() || self.repair {
+                return None;
+            }
+            match self.channel.try_recv() {
+                Ok(delivery) => self.accept(delivery),
+                // A closed mailbox is reported by `next`.
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Decides what a delivery means, without I/O.
+    fn accept(&mut self, delivery: Delivery) {
+        match delivery {
+            Delivery::Message { id, seq, frame } => {
+                if seq <= self.last_seq {
+                    // Already emitted (catch-up or repair got there first).
+                } else if seq == self.last_seq + 1 {
+                    self.last_id = id;
+                    self.last_seq = seq;
+                    self.push_message(id, frame);
+                } else {
+                    // Something before this one has not arrived: read it from the store
+                    // (which has this one too).
+                    self.repair = true;
+                }
+            }
+            Delivery::Frame(frame) => self.ready.push_back(FeedEvent::Frame { id: None, frame }),
+            Delivery::Close { frame, code } => self.ready.push_back(FeedEvent::Close { frame, code }),
+            Delivery::Resync => self.repair = true,
+        }
+    }
+
+    fn push_message(&mut self, id: i64, frame: Frame) {
+        self.ready.push_back(FeedEvent::Frame {
+            id: Some(id),
+            frame,
+        });
+    }
+
+    fn encode_row(&self, row: &crate::store::MessageRecord) -> Frame {
+        encode(&ServerFrame::Message(to_wire(row, self.room.slug.as_str())))
+    }
+}

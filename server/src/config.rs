@@ -1,0 +1,110 @@
+//! Command line and environment: every flag also reads a `PARLOR_*` variable, so a service
+//! manager or container can configure Parlor without a wrapper script.
+
+use clap::{Args, Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf};
+
+/// `parlor [serve|migrate] [flags]`; without a subcommand it serves.
+#[derive(Debug, Parser)]
+#[command(
+    name = "parlor",
+    version,
+    about = "Parlor: a self-hosted real-time chat server",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// Serving flags, when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the site, the API and the WebSockets (the default).
+    Serve(ServeArgs),
+    /// Create or update the database schema, then exit.
+    Migrate,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// SQLite file holding users, rooms, messages and sessions (created if missing).
+    #[arg(long, env = "PARLOR_DATABASE", default_value = "data/parlor.db", global = true)]
+    pub database: PathBuf,
+    /// Log filter in tracing's syntax, e.g. `info` or `parlor=debug,info`.
+    #[arg(long, env = "PARLOR_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// Flags of `parlor serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: LEPTOS_SITE_ADDR, else 127.0.0.1:3000].
+    #[arg(long, env = "PARLOR_ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// Extra origins allowed to open WebSockets and make state-changing requests, besides
+    /// the server's own (repeatable; comma-separated in the variable), e.g.
+    /// `https://chat.example.com`.
+    #[arg(long = "allowed-origin", env = "PARLOR_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Deliveries a connection may fall behind before it is disconnected (it then
+    /// reconnects and catches up from the database).
+    #[arg(long, env = "PARLOR_MAILBOX_CAPACITY", default_value_t = 512)]
+    pub mailbox_capacity: usize,
+    /// Most simultaneous WebSocket connections; more are refused with 503.
+    #[arg(long, env = "PARLOR_MAX_CONNECTIONS", default_value_t = 100_000)]
+    pub max_connections: usize,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            addr: None,
+            allowed_origins: Vec::new(),
+            mailbox_capacity: 512,
+            max_connections: 100_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_is_the_default_and_flags_work_without_a_subcommand() {
+        let cli = Cli::try_parse_from(["parlor", "--addr", "127.0.0.1:4000", "--database", "x.db"])
+            .expect("parses");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.addr, Some("127.0.0.1:4000".parse().expect("addr")));
+        assert_eq!(cli.global.database, PathBuf::from("x.db"));
+    }
+
+    #[test]
+    fn subcommands_take_their_flags() {
+        let cli = Cli::try_parse_from([
+            "parlor",
+            "serve",
+            "--allowed-origin",
+            "https://a.example",
+            "--allowed-origin",
+            "https://b.example",
+        ])
+        .expect("parses");
+        match cli.command {
+            Some(Command::Serve(args)) => assert_eq!(args.allowed_origins.len(), 2),
+            other => panic!("expected serve, got {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["parlor", "migrate", "--database", "y.db"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Migrate)));
+        assert_eq!(cli.global.database, PathBuf::from("y.db"));
+    }
+}

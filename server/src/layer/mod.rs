@@ -1,0 +1,186 @@
+//! The channel layer: Django Channels' routing model in Rust.
+//!
+//! - A **channel** is one consumer's bounded mailbox, named `{process}.{n}` so that
+//!   [`ChannelLayer::send`] can address it from any process.
+//! - A **group** (`room:{slug}`, `user:{id}`, …) is a named set of channels;
+//!   [`ChannelLayer::group_send`] delivers one [`Delivery`] to every member, in this process
+//!   and (with Redis) in every other. The frame is encoded once; members get a cheap clone of
+//!   the same bytes.
+//! - A [`Channel`] handle leaves its groups and closes its mailbox when dropped, so a
+//!   consumer cannot leak memberships (no `group_expiry` needed).
+//! - A full mailbox means a slow consumer: the layer drops that channel (its receiver sees
+//!   the end of the stream) instead of growing memory or slowing the group. The consumer
+//!   disconnects its client, which reconnects and catches up from the store.
+//!
+//! The layer carries bytes only and never touches the store.
+
+pub mod memory;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A ready-encoded JSON text frame: cheap to clone (reference-counted), and axum's WebSocket
+/// writes it without re-validating the UTF-8.
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
+/// A channel's name, unique across processes.
+pub type ChannelName = Arc<str>;
+
+/// What travels through the layer to a consumer.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    /// A stored chat message: its encoded `message` frame, plus its id and its seq in the
+    /// room, so a consumer can drop duplicates and notice gaps without decoding the frame.
+    Message {
+        /// The message id.
+        id: i64,
+        /// The message's position in its room.
+        seq: i64,
+        /// The encoded `{"type":"message",…}` frame.
+        frame: Frame,
+    },
+    /// Any other frame, forwarded as is.
+    Frame(Frame),
+    /// Forward the frame, then close the connection with `code` (room deleted, …).
+    Close {
+        /// The last frame to send.
+        frame: Frame,
+        /// The WebSocket close code.
+        code: u16,
+    },
+    /// The layer may have lost deliveries (Redis reconnected): re-read from the store.
+    Resync,
+}
+
+/// Why a layer operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// `send` to a channel this layer cannot reach (gone, or in another process without a
+    /// cross-process layer).
+    #[error("no such channel: {0}")]
+    NoSuchChannel(String),
+    /// The cross-process transport (Redis) is unavailable; local members were still served.
+    #[error("channel layer unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Whether the layer can reach every process it should.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerHealth {
+    /// Fully working.
+    Ok,
+    /// Serving this process only (Redis down); deliveries to other processes are missed and
+    /// will be recovered from the store after reconnecting.
+    Degraded,
+}
+
+/// A router between channels and groups. Implemented in memory (one process) and over Redis
+/// pub/sub (many processes); both pass the same contract tests.
+#[async_trait]
+pub trait ChannelLayer: Send + Sync + 'static {
+    /// Registers a new mailbox and returns its name and receiving end.
+    fn new_channel(&self) -> (ChannelName, mpsc::Receiver<Delivery>);
+
+    /// Removes a mailbox and all its memberships (idempotent).
+    fn remove_channel(&self, channel: &ChannelName);
+
+    /// Adds a channel to a group. Returns once deliveries to the group will reach it, even
+    /// from other processes.
+    async fn group_add(&self, group: &str, channel: &ChannelName) -> Result<(), LayerError>;
+
+    /// Removes a channel from a group (idempotent).
+    fn group_discard(&self, group: &str, channel: &ChannelName);
+
+    /// Delivers to one channel, wherever it lives.
+    async fn send(&self, channel: &str, delivery: Delivery) -> Result<(), LayerError>;
+
+    /// Delivers to every member of a group, in every process.
+    async fn group_send(&self, group: &str, delivery: Delivery) -> Result<(), LayerError>;
+
+    /// Current health, for `/healthz`.
+    fn health(&self) -> LayerHealth;
+
+    /// A short name for logs and `/healthz` (`memory`, `redis`).
+    fn kind(&self) -> &'static str;
+}
+
+/// A consumer's mailbox and memberships. Dropping it leaves every group it joined.
+pub struct Channel {
+    /// This channel's name, for `send`.
+    name: ChannelName,
+    /// Incoming deliveries.
+    mailbox: mpsc::Receiver<Delivery>,
+    /// The layer, to leave groups on drop.
+    layer: Arc<dyn ChannelLayer>,
+    /// Groups joined, to leave on drop.
+    groups: Vec<String>,
+}
+
+impl Channel {
+    /// Opens a new channel on `layer`.
+    pub fn open(layer: Arc<dyn ChannelLayer>) -> Self {
+        let (name, mailbox) = layer.new_channel();
+        Self {
+            name,
+            mailbox,
+            layer,
+            groups: Vec::new(),
+        }
+    }
+
+    /// The channel's name, for [`ChannelLayer::send`].
+    pub fn name(&self) -> &ChannelName {
+        &self.name
+    }
+
+    /// Joins a group until this channel is dropped.
+    pub async fn join(&mut self, group: &str) -> Result<(), LayerError> {
+        self.layer.group_add(group, &self.name).await?;
+        self.groups.push(group.to_owned());
+        Ok(())
+    }
+
+    /// The next delivery; `None` once the layer dropped this channel (it overflowed).
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.mailbox.recv().await
+    }
+
+    /// A delivery if one is waiting, without waiting.
+    pub fn try_recv(&mut self) -> Result<Delivery, mpsc::error::TryRecvError> {
+        self.mailbox.try_recv()
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        for group in &self.groups {
+            self.layer.group_discard(group, &self.name);
+        }
+        self.layer.remove_channel(&self.name);
+    }
+}
+
+/// The group of a room's members.
+pub fn room_group(slug: &str) -> String {
+    format!("room:{slug}")
+}
+
+/// A random process id: the prefix of this process's channel names, so that names are unique
+/// across processes and restarts.
+pub fn new_process_id() -> String {
+    let mut bytes = [0u8; 6];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness is extraordinary; time and pid still separate processes.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let mixed = nanos ^ (u128::from(std::process::id()) << 40);
+        bytes.copy_from_slice(&mixed.to_le_bytes()[..6]);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+pub(crate) mod contract;

@@ -1,0 +1,186 @@
+//! Parlor's server: a real-time chat service on axum, Leptos SSR, SQLite and a channel layer.
+//!
+//! A map of the crate, in the order a message travels:
+//! - [`routes`] assembles the router: pages (Leptos SSR), the REST API ([`api`]), the
+//!   WebSocket transport ([`transport`]), `/healthz`, and the middleware around them
+//!   (sessions, [`origin`] checks, compression, tracing).
+//! - [`auth`] resolves the session cookie into an [`auth::Identity`], once per request or
+//!   connection.
+//! - [`chat`] is the chat service: validate → store → publish, and the ordered, gap-free
+//!   [`chat::RoomFeed`] that every consumer reads.
+//! - [`store`] holds all SQL (SQLite through sqlx; migrations in `server/migrations/`).
+//! - [`layer`] is the channel layer: channels, groups and fan-out, in memory (one process).
+//! - [`backend`] implements the UI's port so server functions use the same services.
+//! - [`config`] is the command line; `main.rs` runs it.
+//!
+//! [`start`] wires these together on a listener; the binary and the integration tests both
+//! use it.
+
+pub mod api;
+pub mod auth;
+pub mod backend;
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod layer;
+pub mod origin;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod transport;
+
+use chat::ChatService;
+use layer::{memory::MemoryLayer, ChannelLayer};
+use leptos::config::LeptosOptions;
+use origin::OriginPolicy;
+use state::AppState;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use store::{Store, StoreError};
+use tokio::{
+    net::TcpListener,
+    sync::{watch, Semaphore},
+    task::JoinHandle,
+};
+use tower_sessions::{session_store::ExpiredDeletion, SessionStore};
+use tower_sessions_sqlx_store::SqliteStore;
+
+/// How long shutdown waits for connections to close after telling them to.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often expired sessions are deleted.
+const SESSION_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Everything `start` needs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The SQLite file.
+    pub database: PathBuf,
+    /// Extra allowed origins.
+    pub allowed_origins: Vec<String>,
+    /// Channel mailbox size.
+    pub mailbox_capacity: usize,
+    /// Most WebSocket connections at once.
+    pub max_connections: usize,
+    /// Leptos' site settings.
+    pub leptos: LeptosOptions,
+}
+
+impl Settings {
+    /// Defaults around a database path (tests, tools).
+    pub fn new(database: PathBuf) -> Self {
+        let defaults = config::ServeArgs::default();
+        Self {
+            database,
+            allowed_origins: defaults.allowed_origins,
+            mailbox_capacity: defaults.mailbox_capacity,
+            max_connections: defaults.max_connections,
+            leptos: leptos_options(),
+        }
+    }
+}
+
+/// Leptos' options from cargo-leptos' environment, with Parlor's output name when the binary
+/// was built without cargo-leptos (plain `cargo test`).
+pub fn leptos_options() -> LeptosOptions {
+    let mut options = leptos::config::get_configuration(None)
+        .map(|c| c.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("parlor").build());
+    if options.output_name.is_empty() {
+        options.output_name = "parlor".into();
+    }
+    options
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The session table could not be created.
+    #[error("session store: {0}")]
+    Sessions(#[from] sqlx::Error),
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A server running in this process.
+pub struct RunningServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    serving: JoinHandle<std::io::Result<()>>,
+    connections: Arc<Semaphore>,
+    max_connections: u32,
+}
+
+impl RunningServer {
+    /// Stops accepting, tells every connection to close (1001), and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        match self.serving.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "server stopped with an error"),
+            Err(error) => tracing::error!(%error, "server task failed"),
+        }
+        let all = self.connections.acquire_many(self.max_connections);
+        if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
+            tracing::warn!("some connections did not close in time");
+        }
+    }
+}
+
+/// Opens the store, builds the services and serves on `listener` until shut down.
+pub async fn start(settings: Settings, listener: TcpListener) -> Result<RunningServer, StartError> {
+    let store = Store::open_and_migrate(&settings.database).await?;
+    let sessions = SqliteStore::new(store.pool().clone());
+    sessions.migrate().await?;
+    tokio::spawn(
+        sessions
+            .clone()
+            .continuously_delete_expired(SESSION_SWEEP),
+    );
+    let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(settings.mailbox_capacity));
+    serve_with(settings, listener, store, layer, sessions).await
+}
+
+async fn serve_with<S: SessionStore + Clone>(
+    settings: Settings,
+    listener: TcpListener,
+    store: Store,
+    layer: Arc<dyn ChannelLayer>,
+    sessions: S,
+) -> Result<RunningServer, StartError> {
+    let chat = ChatService::start(store.clone(), layer);
+    let max_connections = u32::try_from(settings.max_connections).unwrap_or(u32::MAX);
+    let connections = Arc::new(Semaphore::new(max_connections as usize));
+    let (stop, stopping) = watch::channel(false);
+    let state = AppState {
+        chat,
+        store,
+        origins: Arc::new(OriginPolicy::new(&settings.allowed_origins)),
+        connections: connections.clone(),
+        shutdown: stopping.clone(),
+        leptos: settings.leptos,
+    };
+    let app = routes::router(state, sessions);
+    let addr = listener.local_addr()?;
+    let mut stopping = stopping;
+    let serving = tokio::spawn(
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        })
+        .into_future(),
+    );
+    Ok(RunningServer {
+        addr,
+        stop,
+        serving,
+        connections,
+        max_connections,
+    })
+}

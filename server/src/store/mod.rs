@@ -1,0 +1,141 @@
+//! Everything Parlor keeps: SQLite through sqlx. All SQL lives under this module (one file per
+//! table) so a networked database can replace SQLite without touching the services.
+//!
+//! The file is opened in WAL mode: readers never block the writer, and several server
+//! processes on one machine can share it. Durability is `synchronous = FULL`: a message the
+//! sender saw acknowledged survives a power cut, and the cost is paid once per batch by the
+//! chat service's group-commit writer, not once per message.
+
+mod messages;
+mod rooms;
+mod users;
+
+pub use messages::{Inserted, MessageRecord, NewMessage, RoomHead};
+pub use rooms::{RoomRecord, RoomWithStats};
+pub use users::UserRecord;
+
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    SqlitePool,
+};
+use std::{path::Path, str::FromStr, time::Duration};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the row (duplicate slug, …).
+    #[error("already exists")]
+    Duplicate,
+    /// The database failed (I/O, locked beyond the busy timeout, corrupt file, …).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    /// Maps sqlx's unique-violation error to [`StoreError::Duplicate`].
+    fn from_insert(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+/// A handle on the database: cheap to clone (the pool is reference-counted).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Migrations compiled into the binary, applied at start-up and by `parlor migrate`.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Opens (creating if needed) the SQLite file at `path`, without migrating.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            // Another process may hold the write lock for a batch: wait rather than fail.
+            .busy_timeout(Duration::from_secs(10));
+        // Reads run concurrently on several connections; writes are funnelled through one
+        // task, so a small pool is enough even on many cores.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Opens the file and brings its schema up to date.
+    pub async fn open_and_migrate(path: &Path) -> Result<Self, StoreError> {
+        let store = Self::open(path).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations (idempotent).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool, for the session store that shares the database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Checks that the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch: how every timestamp is stored.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// RFC 3339 in UTC with milliseconds, as the wire protocol wants it.
+pub fn format_millis(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Store;
+
+    /// A migrated store on a fresh temporary file (a real SQLite file, not `:memory:`, so
+    /// WAL and multi-connection behaviour are the real ones).
+    pub async fn temp_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_and_migrate(&dir.path().join("test.db"))
+            .await
+            .expect("open store");
+        (store, dir)
+    }
+}

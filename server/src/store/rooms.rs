@@ -1,0 +1,93 @@
+//! The `rooms` table.
+
+use super::{now_millis, Store, StoreError};
+
+/// One room as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RoomRecord {
+    /// Row id (messages reference it).
+    pub id: i64,
+    /// URL name, unique.
+    pub slug: String,
+    /// Human title.
+    pub title: String,
+    /// Who created it, if it was created by a known identity.
+    pub owner_id: Option<i64>,
+}
+
+/// A room with the figures the room list shows.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RoomWithStats {
+    /// URL name.
+    pub slug: String,
+    /// Human title.
+    pub title: String,
+    /// Number of messages.
+    pub message_count: i64,
+    /// Unix milliseconds of the newest message.
+    pub last_message_at: Option<i64>,
+}
+
+impl Store {
+    /// Creates a room; [`StoreError::Duplicate`] if the slug is taken.
+    pub async fn create_room(
+        &self,
+        slug: &str,
+        title: &str,
+        owner_id: Option<i64>,
+    ) -> Result<RoomRecord, StoreError> {
+        sqlx::query_as::<_, RoomRecord>(
+            "INSERT INTO rooms (slug, title, owner_id, created_at) VALUES (?, ?, ?, ?)
+             RETURNING id, slug, title, owner_id",
+        )
+        .bind(slug)
+        .bind(title)
+        .bind(owner_id)
+        .bind(now_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::from_insert)
+    }
+
+    /// Looks a room up by slug.
+    pub async fn room_by_slug(&self, slug: &str) -> Result<Option<RoomRecord>, StoreError> {
+        let record = sqlx::query_as::<_, RoomRecord>(
+            "SELECT id, slug, title, owner_id FROM rooms WHERE slug = ?",
+        )
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(record)
+    }
+
+    /// Every room, the most recently active first.
+    pub async fn list_rooms(&self) -> Result<Vec<RoomWithStats>, StoreError> {
+        let rooms = sqlx::query_as::<_, RoomWithStats>(
+            "SELECT slug, title, message_count, last_message_at FROM rooms
+             ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rooms)
+    }
+
+    /// One room's figures.
+    pub async fn room_stats(&self, room_id: i64) -> Result<Option<RoomWithStats>, StoreError> {
+        let room = sqlx::query_as::<_, RoomWithStats>(
+            "SELECT slug, title, message_count, last_message_at FROM rooms WHERE id = ?",
+        )
+        .bind(room_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(room)
+    }
+
+    /// Deletes a room and (by cascade) its messages. Returns whether it existed.
+    pub async fn delete_room(&self, room_id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM rooms WHERE id = ?")
+            .bind(room_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

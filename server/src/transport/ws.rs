@@ -1,0 +1,373 @@
+//! The WebSocket transport: `GET /ws/rooms/{slug}?after={id}`.
+//!
+//! The handshake checks the Origin, resolves the room (unknown → 404, before any upgrade)
+//! and the session's identity, and joins the room's group. After the upgrade the consumer
+//! runs two halves side by side:
+//! - the reader parses client frames and hands sends to the chat service; every problem is
+//!   answered with an error frame and the socket stays open (except an oversize frame,
+//!   after which the stream cannot be trusted: it is answered, then closed with 1009);
+//! - the writer forwards the room feed, writing every frame that is ready before one flush.
+//!
+//! The reader keeps reading until the stream ends, so tungstenite can answer the client's
+//! Close frame and the client sees a clean close.
+
+use crate::{
+    auth::{self, Identity},
+    chat::{encode, ChatError, ChatService, FeedEvent, Room, RoomFeed},
+    error::ApiError,
+    origin::OriginCheck,
+    state::AppState,
+};
+use app::protocol::{close_codes, codes, ClientFrame, ErrorBody, ServerFrame};
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        Path, Query, State,
+    },
+    http::HeaderMap,
+    response::Response,
+};
+use futures::{
+    stream::{SplitSink, SplitStream},
+    SinkExt, StreamExt,
+};
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+
+/// Largest frame (and message) a client may send. A 4,000-character message is at most
+/// ~16 KiB of UTF-8 plus JSON escaping; 64 KiB leaves room without letting a client make us
+/// buffer megabytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// tungstenite reserves this much per connection for reading (its default of 128 KiB made
+/// an idle socket cost ~130 KiB; see TOOLCHAIN.md).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// How often the server pings; a client silent for [`IDLE_TIMEOUT`] is dropped. Browsers
+/// answer pings by themselves.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// Frames written before one flush at most (then flush, so one busy room cannot starve the
+/// socket's other work).
+const MAX_FRAMES_PER_FLUSH: usize = 128;
+/// How long to wait for the client's Close reply after we closed.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The query string of the handshake.
+#[derive(Debug, Deserialize)]
+pub struct ConnectQuery {
+    /// Resume after this message id (catch-up from the store); absent = live only.
+    after: Option<i64>,
+}
+
+/// The handshake.
+pub async fn handler(
+    upgrade: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<ConnectQuery>,
+    headers: HeaderMap,
+    auth::MaybeIdentity(identity): auth::MaybeIdentity,
+) -> Result<Response, ApiError> {
+    if state.origins.check(&headers) == OriginCheck::Refused {
+        return Err(ApiError::BadOrigin);
+    }
+    let room = state.chat.room(&slug).await?;
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        return Err(ApiError::Overloaded);
+    };
+    // Join before the upgrade: anything stored from now on reaches this connection.
+    let feed = state.chat.follow(&room, query.after).await?;
+    let consumer = Consumer {
+        chat: state.chat.clone(),
+        room,
+        identity,
+        shutdown: state.shutdown.clone(),
+        _permit: permit,
+    };
+    Ok(upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| consumer.run(socket, feed)))
+}
+
+/// One connection's consumer.
+struct Consumer {
+    chat: ChatService,
+    room: Room,
+    /// Who is connected (`None` = anonymous, may read but not send).
+    identity: Option<Identity>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Held for the connection's life.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// What the reader asks the writer to send.
+enum Reply {
+    /// A frame for this client only (error, or the echo of a duplicate send).
+    Frame(Utf8Bytes),
+    /// A last frame, then close with this code.
+    Close(Utf8Bytes, u16),
+}
+
+impl Consumer {
+    async fn run(self, socket: WebSocket, feed: RoomFeed) {
+        let (sink, stream) = socket.split();
+        let (replies, reply_queue) = mpsc::channel(16);
+        let reader = read_loop(
+            stream,
+            self.chat.clone(),
+            self.room.clone(),
+            self.identity.clone(),
+            replies,
+        );
+        let writer = write_loop(sink, feed, reply_queue, self.shutdown.clone());
+        tokio::pin!(reader);
+        tokio::select! {
+            () = &mut reader => {}
+            () = writer => {
+                // We closed: keep reading briefly so the client's Close reply is consumed.
+                let _ = tokio::time::timeout(CLOSE_GRACE, reader).await;
+            }
+        }
+    }
+}
+
+async fn read_loop(
+    mut stream: SplitStream<WebSocket>,
+    chat: ChatService,
+    room: Room,
+    identity: Option<Identity>,
+    replies: mpsc::Sender<Reply>,
+) {
+    loop {
+        let next = match tokio::time::timeout(IDLE_TIMEOUT, stream.next()).await {
+            Ok(Some(next)) => next,
+            Ok(None) => return,
+            Err(_) => {
+                tracing::debug!("closing a silent WebSocket");
+                return;
+            }
+        };
+        let reply = match next {
+            Ok(Message::Text(text)) => {
+                handle_text(text.as_str(), &chat, &room, identity.as_ref()).await
+            }
+            Ok(Message::Binary(_)) => Some(error_frame(
+                codes::BAD_FRAME,
+                "Binary frames are not supported; send JSON text frames.",
+                None,
+            )),
+            // Pings are answered by tungstenite; Close is answered while we keep reading.
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => None,
+            Err(error) => {
+                if is_too_large(&error) {
+                    let frame = error_frame(
+                        codes::TOO_LARGE,
+                        &format!("Frames are limited to {} KiB.", MAX_FRAME_BYTES / 1024),
+                        None,
+                    );
+                    let _ = replies.send(Reply::Close(frame, close_codes::TOO_LARGE)).await;
+                } else {
+                    tracing::debug!(%error, "WebSocket read failed");
+                }
+                return;
+            }
+        };
+        if let Some(frame) = reply {
+            if replies.send(Reply::Frame(frame)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Handles one text frame; returns the frame to send back to this client, if any.
+async fn handle_text(
+    text: &str,
+    chat: &ChatService,
+    room: &Room,
+    identity: Option<&Identity>,
+) -> Option<Utf8Bytes> {
+    let frame = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => frame,
+        Err(error) => return Some(describe_bad_frame(text, &error)),
+    };
+    match frame {
+        ClientFrame::Send { text, client_id } => {
+            let Some(author) = identity else {
+                return Some(error_frame(
+                    codes::LOGIN_REQUIRED,
+                    "Pick a display name before you post.",
+                    client_id,
+                ));
+            };
+            match chat.send(author, room, &text, client_id.as_deref()).await {
+                // Delivered to the whole group (this client included) by the layer.
+                Ok(sent) if !sent.duplicate => None,
+                // A retry of something already stored: only the sender needs the answer.
+                Ok(sent) => Some(encode(&ServerFrame::Message(sent.message))),
+                Err(error) => Some(chat_error_frame(&error, client_id)),
+            }
+        }
+    }
+}
+
+/// Says precisely what is wrong with a frame that did not decode.
+fn describe_bad_frame(text: &str, error: &serde_json::Error) -> Utf8Bytes {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "type")]
+        kind: Option<serde_json::Value>,
+    }
+    match serde_json::from_str::<Probe>(text) {
+        Err(_) if serde_json::from_str::<serde_json::Value>(text).is_err() => {
+            error_frame(codes::BAD_JSON, "The frame is not valid JSON.", None)
+        }
+        Err(_) => error_frame(codes::BAD_FRAME, "A frame must be a JSON object.", None),
+        Ok(Probe { kind: None }) => {
+            error_frame(codes::BAD_FRAME, "The frame has no \"type\" field.", None)
+        }
+        Ok(Probe {
+            kind: Some(serde_json::Value::String(kind)),
+        }) if kind == "send" => error_frame(
+            codes::BAD_FRAME,
+            &format!("Bad \"send\" frame: {error}."),
+            None,
+        ),
+        Ok(Probe { kind: Some(kind) }) => error_frame(
+            codes::UNKNOWN_TYPE,
+            &format!("Unknown frame type {kind}; the server understands \"send\"."),
+            None,
+        ),
+    }
+}
+
+fn chat_error_frame(error: &ChatError, client_id: Option<String>) -> Utf8Bytes {
+    if error.is_internal() {
+        tracing::error!(%error, "send over WebSocket failed");
+    }
+    error_frame(error.code(), &error.public_message(), client_id)
+}
+
+fn error_frame(code: &str, message: &str, client_id: Option<String>) -> Utf8Bytes {
+    encode(&ServerFrame::Error(ErrorBody {
+        code: code.to_owned(),
+        message: message.to_owned(),
+        client_id,
+    }))
+}
+
+fn is_too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = current.downcast_ref::<tungstenite::Error>()
+        {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut feed: RoomFeed,
+    mut replies: mpsc::Receiver<Reply>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.reset();
+    loop {
+        let step = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stopping| *stopping) => {
+                Step::Close(None, close_codes::GOING_AWAY, "server shutting down")
+            }
+            reply = replies.recv() => match reply {
+                Some(Reply::Frame(frame)) => Step::Write(Message::Text(frame)),
+                Some(Reply::Close(frame, code)) => Step::Close(Some(frame), code, "frame too large"),
+                // The reader ended: the client is gone.
+                None => return,
+            },
+            event = feed.next() => step_for(event),
+            _ = ping.tick() => Step::Write(Message::Ping(Default::default())),
+        };
+        match step {
+            Step::Write(message) => {
+                if sink.feed(message).await.is_err() {
+                    return;
+                }
+                // Write whatever else is ready, then flush once.
+                let mut written = 1;
+                while written < MAX_FRAMES_PER_FLUSH {
+                    let Some(event) = feed.try_next_ready() else {
+                        break;
+                    };
+                    match step_for(Ok(event)) {
+                        Step::Write(message) => {
+                            if sink.feed(message).await.is_err() {
+                                return;
+                            }
+                            written += 1;
+                        }
+                        close @ Step::Close(..) => {
+                            close_with(&mut sink, close).await;
+                            return;
+                        }
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+            close @ Step::Close(..) => {
+                close_with(&mut sink, close).await;
+                return;
+            }
+        }
+    }
+}
+
+/// What the writer does next.
+enum Step {
+    /// Queue this message.
+    Write(Message),
+    /// Send the frame (if any), then close with code and reason.
+    Close(Option<Utf8Bytes>, u16, &'static str),
+}
+
+fn step_for(event: Result<FeedEvent, ChatError>) -> Step {
+    match event {
+        Ok(FeedEvent::Frame { frame, .. }) => Step::Write(Message::Text(frame)),
+        Ok(FeedEvent::Close { frame, code }) => Step::Close(Some(frame), code, "room deleted"),
+        Ok(FeedEvent::Overflowed) => Step::Close(
+            Some(error_frame(
+                codes::OVERLOADED,
+                "You fell too far behind; reconnect with ?after=<last id> to catch up.",
+                None,
+            )),
+            close_codes::OVERLOADED,
+            "too far behind",
+        ),
+        Err(error) => {
+            tracing::error!(%error, "room feed failed");
+            Step::Close(None, 1011, "internal error")
+        }
+    }
+}
+
+async fn close_with(sink: &mut SplitSink<WebSocket, Message>, step: Step) {
+    let Step::Close(frame, code, reason) = step else {
+        return;
+    };
+    if let Some(frame) = frame {
+        let _ = sink.feed(Message::Text(frame)).await;
+    }
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })))
+        .await;
+}

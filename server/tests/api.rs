@@ -1,0 +1,199 @@
+//! The REST API, black-box.
+
+mod common;
+
+use common::TestServer;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn rooms_can_be_created_listed_and_validated() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+
+    let created = ann
+        .post("/api/rooms", &json!({ "slug": "rust", "title": "  Rust talk " }))
+        .await;
+    assert_eq!(created.status(), 201);
+    let room: Value = created.json().await.expect("json");
+    assert_eq!(room["slug"], "rust");
+    assert_eq!(room["title"], "Rust talk");
+    assert_eq!(room["message_count"], 0);
+
+    let duplicate = ann
+        .post("/api/rooms", &json!({ "slug": "rust", "title": "Again" }))
+        .await;
+    assert_eq!(duplicate.status(), 409);
+    let body: Value = duplicate.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "conflict");
+
+    for (slug, title) in [("Bad Slug", "t"), ("", "t"), ("ok-slug", ""), ("x", &*"t".repeat(81))] {
+        let response = ann
+            .post("/api/rooms", &json!({ "slug": slug, "title": title }))
+            .await;
+        assert_eq!(response.status(), 422, "{slug:?} / {title:?}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "invalid");
+    }
+
+    let malformed = ann
+        .http
+        .post(ann.url("/api/rooms"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(malformed.status(), 400);
+    let body: Value = malformed.json().await.expect("json");
+    assert!(body["error"]["message"].is_string());
+
+    let list: Vec<Value> = ann.get("/api/rooms").await.json().await.expect("json");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["slug"], "rust");
+
+    assert_eq!(ann.get("/api/rooms/rust").await.status(), 200);
+    assert_eq!(ann.get("/api/rooms/nope").await.status(), 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_guest_session_is_the_identity() {
+    let server = TestServer::start().await;
+    let visitor = server.anonymous();
+    let me = visitor.get("/api/me").await;
+    assert_eq!(me.status(), 401);
+    let body: Value = me.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "login_required");
+
+    for bad in ["", "   ", &"x".repeat(33)] {
+        let response = visitor
+            .post("/api/session/guest", &json!({ "name": bad }))
+            .await;
+        assert_eq!(response.status(), 422, "{bad:?}");
+    }
+
+    let response = visitor
+        .post("/api/session/guest", &json!({ "name": "민수" }))
+        .await;
+    assert_eq!(response.status(), 200);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_owned();
+    assert!(cookie.starts_with("parlor_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+
+    let me: Value = visitor.get("/api/me").await.json().await.expect("json");
+    assert_eq!(me["name"], "민수");
+    assert_eq!(me["guest"], true);
+
+    assert_eq!(visitor.post("/api/logout", &json!({})).await.status(), 204);
+    assert_eq!(visitor.get("/api/me").await.status(), 401);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn messages_can_be_posted_and_read_over_http() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("http", "HTTP").await;
+    let mut watcher = server.anonymous().connect("http", None).await;
+
+    let body = json!({ "text": "over http", "client_id": "h-1" });
+    let first = ann.post("/api/rooms/http/messages", &body).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.expect("json");
+    assert_eq!(first["text"], "over http");
+    assert_eq!(watcher.next_message().await["id"], first["id"]);
+
+    let retry = ann.post("/api/rooms/http/messages", &body).await;
+    assert_eq!(retry.status(), 200, "a retry returns the stored message");
+    let retry: Value = retry.json().await.expect("json");
+    assert_eq!(retry["id"], first["id"]);
+
+    let anonymous = server
+        .anonymous()
+        .post("/api/rooms/http/messages", &json!({ "text": "hi" }))
+        .await;
+    assert_eq!(anonymous.status(), 401);
+    let missing = ann
+        .post("/api/rooms/nope/messages", &json!({ "text": "hi" }))
+        .await;
+    assert_eq!(missing.status(), 404);
+    let invalid = ann
+        .post("/api/rooms/http/messages", &json!({ "text": "" }))
+        .await;
+    assert_eq!(invalid.status(), 422);
+
+    for i in 2..=4 {
+        ann.post("/api/rooms/http/messages", &json!({ "text": format!("m{i}") }))
+            .await;
+    }
+    let all: Vec<Value> = ann
+        .get("/api/rooms/http/messages")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(all.len(), 4);
+    let after_first: Vec<Value> = ann
+        .get(&format!("/api/rooms/http/messages?after={}", first["id"]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let texts: Vec<&str> = after_first.iter().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(texts, ["m2", "m3", "m4"]);
+    let newest: Vec<Value> = ann
+        .get("/api/rooms/http/messages?limit=2")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(newest.len(), 2);
+    assert_eq!(newest[1]["text"], "m4");
+    let bad_query = ann.get("/api/rooms/http/messages?after=abc").await;
+    assert_eq!(bad_query.status(), 400);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cross_origin_posts_are_refused() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    let response = ann
+        .http
+        .post(ann.url("/api/rooms"))
+        .header("origin", "http://evil.example")
+        .json(&json!({ "slug": "csrf", "title": "CSRF" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 403);
+    assert_eq!(ann.get("/api/rooms/csrf").await.status(), 404);
+
+    let same_origin = ann
+        .http
+        .post(ann.url("/api/rooms"))
+        .header("origin", ann.origin.clone())
+        .json(&json!({ "slug": "fine", "title": "Fine" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(same_origin.status(), 201);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_reports_store_and_layer() {
+    let server = TestServer::start().await;
+    let response = server.anonymous().get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["store"], "ok");
+    assert_eq!(body["layer"]["kind"], "memory");
+    server.shutdown().await;
+}

@@ -1,0 +1,238 @@
+//! Helpers for black-box tests: a real Parlor on port 0 with a fresh SQLite file, HTTP
+//! clients with their own cookie jars, and WebSocket clients speaking the wire protocol.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use futures::{SinkExt, StreamExt};
+use parlor::{start, RunningServer, Settings};
+use reqwest::cookie::{CookieStore, Jar};
+use serde_json::{json, Value};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    tungstenite::{client::IntoClientRequest, http::HeaderValue, Message},
+    MaybeTlsStream, WebSocketStream,
+};
+
+/// How long a test waits for something that should happen.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A running server with its own database.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    server: Option<RunningServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::new(dir.path().join("parlor.db"));
+        adjust(&mut settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let server = start(settings, listener).await.expect("server starts");
+        Self {
+            addr: server.addr,
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A client without identity.
+    pub fn anonymous(&self) -> Client {
+        Client::new(self)
+    }
+
+    /// A client whose session has a guest identity.
+    pub async fn guest(&self, name: &str) -> Client {
+        let client = Client::new(self);
+        let response = client
+            .post("/api/session/guest", &json!({ "name": name }))
+            .await;
+        assert_eq!(response.status(), 200, "guest session for {name}");
+        client
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// An HTTP client with its own cookie jar (one browser, in effect).
+pub struct Client {
+    pub http: reqwest::Client,
+    jar: Arc<Jar>,
+    base: String,
+    pub origin: String,
+}
+
+impl Client {
+    fn new(server: &TestServer) -> Self {
+        let jar = Arc::new(Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .build()
+            .expect("http client");
+        Self {
+            http,
+            jar,
+            base: server.url(""),
+            origin: server.origin(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn create_room(&self, slug: &str, title: &str) {
+        let response = self
+            .post("/api/rooms", &json!({ "slug": slug, "title": title }))
+            .await;
+        assert_eq!(response.status(), 201, "create room {slug}");
+    }
+
+    /// The session cookie, as a `Cookie` header value.
+    pub fn cookie(&self) -> Option<HeaderValue> {
+        let url = self.base.parse().expect("url");
+        self.jar
+            .cookies(&url)
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+    }
+
+    /// Opens `/ws/rooms/{slug}` with this client's cookie and our own Origin.
+    pub async fn connect(&self, slug: &str, after: Option<i64>) -> Ws {
+        self.try_connect(slug, after, Some(&self.origin))
+            .await
+            .expect("WebSocket handshake")
+    }
+
+    pub async fn try_connect(
+        &self,
+        slug: &str,
+        after: Option<i64>,
+        origin: Option<&str>,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let query = after.map(|a| format!("?after={a}")).unwrap_or_default();
+        let url = format!("{}/ws/rooms/{slug}{query}", self.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request()?;
+        if let Some(cookie) = self.cookie() {
+            request.headers_mut().insert("cookie", cookie);
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", HeaderValue::from_str(origin).expect("origin"));
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Ws { stream })
+    }
+}
+
+/// A WebSocket client.
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send_json(&mut self, frame: Value) {
+        self.stream
+            .send(Message::text(frame.to_string()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::text(text)).await.expect("send");
+    }
+
+    /// Sends a chat message.
+    pub async fn say(&mut self, text: &str, client_id: Option<&str>) {
+        let mut frame = json!({ "type": "send", "text": text });
+        if let Some(id) = client_id {
+            frame["client_id"] = json!(id);
+        }
+        self.send_json(frame).await;
+    }
+
+    /// The next JSON frame (pings skipped); panics after [`PATIENCE`].
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("a frame in time")
+                .expect("the socket is open")
+                .expect("a valid frame");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).expect("JSON frame")
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// The next `message` frame.
+    pub async fn next_message(&mut self) -> Value {
+        let frame = self.next_json().await;
+        assert_eq!(frame["type"], "message", "expected a message, got {frame}");
+        frame
+    }
+
+    /// Asserts no text frame arrives for a while.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(other) => panic!("expected silence, got {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the server's Close frame and returns its code.
+    pub async fn expect_close(&mut self) -> u16 {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("close in time");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(Message::Close(None))) => return 1005,
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => panic!("socket failed instead of closing: {error}"),
+                None => panic!("socket ended without a Close frame"),
+            }
+        }
+    }
+}
