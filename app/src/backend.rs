@@ -62,3 +62,38 @@ pub(crate) fn request() -> Result<(SharedBackend, Parts), AppError> {
     })?;
     Ok((backend, parts))
 }
+
+/// Gives a failed server function a fitting HTTP status (422, 409, 404, …) instead of 500.
+/// Plain HTML form posts (no WASM yet) are left alone: they must stay redirects back to the
+/// page, which then shows the error.
+pub(crate) fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    use leptos::prelude::use_context;
+    if let Err(error) = &result {
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        let parts = use_context::<Parts>();
+        if let (Some(response), Some(parts)) = (response, parts) {
+            let plain_form = parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"));
+            if !plain_form {
+                response.set_status(status_of(error));
+            }
+        }
+    }
+    result
+}
+
+fn status_of(error: &AppError) -> http::StatusCode {
+    use http::StatusCode;
+    match error {
+        AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::LoginRequired => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::Transport(_) => StatusCode::BAD_REQUEST,
+    }
+}

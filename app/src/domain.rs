@@ -246,7 +246,15 @@ mod tests {
         assert!(RoomSlug::parse("general").is_ok());
         assert!(RoomSlug::parse("rust-2026").is_ok());
         assert!(RoomSlug::parse(&"a".repeat(48)).is_ok());
-        for bad in ["", "General", "with space", "ümlaut", "semi;colon", "a/b", "_x"] {
+        for bad in [
+            "",
+            "General",
+            "with space",
+            "ümlaut",
+            "semi;colon",
+            "a/b",
+            "_x",
+        ] {
             assert!(RoomSlug::parse(bad).is_err(), "{bad:?} should be refused");
         }
         let err = RoomSlug::parse(&"a".repeat(49)).expect_err("too long");

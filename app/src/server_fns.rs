@@ -16,38 +16,63 @@ pub const HISTORY_ON_PAGE: u32 = 50;
 /// Who is browsing, for the header and the composer.
 #[server(prefix = "/fn", endpoint = "viewer")]
 pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
-    let (backend, parts) = crate::backend::request()?;
-    backend.viewer(&parts).await
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            backend.viewer(&parts).await
+        }
+        .await,
+    )
 }
 
 /// The room list on the home page.
 #[server(prefix = "/fn", endpoint = "rooms")]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, AppError> {
-    let (backend, _) = crate::backend::request()?;
-    backend.list_rooms().await
+    crate::backend::respond(
+        async {
+            let (backend, _) = crate::backend::request()?;
+            backend.list_rooms().await
+        }
+        .await,
+    )
 }
 
 /// Creates a room, then takes the browser into it.
 #[server(prefix = "/fn", endpoint = "create_room")]
 pub async fn create_room(slug: String, title: String) -> Result<RoomSummary, AppError> {
-    let (backend, parts) = crate::backend::request()?;
-    let room = backend.create_room(&parts, &slug, &title).await?;
-    leptos_axum::redirect(&format!("/rooms/{}", room.slug));
-    Ok(room)
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            let room = backend.create_room(&parts, &slug, &title).await?;
+            leptos_axum::redirect(&format!("/rooms/{}", room.slug));
+            Ok(room)
+        }
+        .await,
+    )
 }
 
 /// A room with its latest messages, for the room page.
 #[server(prefix = "/fn", endpoint = "room")]
 pub async fn room_page(slug: String) -> Result<RoomPageData, AppError> {
-    let (backend, _) = crate::backend::request()?;
-    backend.room_page(&slug, HISTORY_ON_PAGE).await
+    crate::backend::respond(
+        async {
+            let (backend, _) = crate::backend::request()?;
+            backend.room_page(&slug, HISTORY_ON_PAGE).await
+        }
+        .await,
+    )
 }
 
 /// Picks (or changes) the session's display name.
 #[server(prefix = "/fn", endpoint = "guest")]
 pub async fn start_guest(name: String) -> Result<Viewer, AppError> {
-    let (backend, parts) = crate::backend::request()?;
-    backend.start_guest(&parts, &name).await
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            backend.start_guest(&parts, &name).await
+        }
+        .await,
+    )
 }
 
 /// Posts a message from the composer form when the page has no WASM (yet); once hydrated the
@@ -58,7 +83,16 @@ pub async fn post_message(
     text: String,
     client_id: Option<String>,
 ) -> Result<ChatMessage, AppError> {
-    let (backend, parts) = crate::backend::request()?;
-    let client_id = client_id.as_deref().filter(|id| !id.is_empty());
-    backend.post_message(&parts, &room, &text, client_id).await
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            let client_id = client_id.as_deref().filter(|id| !id.is_empty());
+            let message = backend
+                .post_message(&parts, &room, &text, client_id)
+                .await?;
+            leptos_axum::redirect(&format!("/rooms/{}", message.room));
+            Ok(message)
+        }
+        .await,
+    )
 }

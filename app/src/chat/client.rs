@@ -117,7 +117,7 @@ async fn session(state: RoomState, commands: &mut mpsc::UnboundedReceiver<Comman
     if futures::future::poll_fn(|cx| socket.poll_ready_unpin(cx))
         .await
         .is_err()
-        || socket.state() != State::Open
+        || !matches!(socket.state(), State::Open)
     {
         return Ended::Dropped { was_open: false };
     }

@@ -44,6 +44,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
     }
 
     let slug = data.room.slug.clone();
+    let composer_slug = slug.clone();
     view! {
         <section class="room" data-room=slug.clone()>
             <header class="room-header">
@@ -51,7 +52,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                 <span class="slug">"#" {slug.clone()}</span>
                 <ConnectionBadge status=state.status/>
             </header>
-            <ol class="messages" aria-live="polite" aria-label="Messages">
+            <ol class="messages" aria-live="polite" aria-label="Chat history">
                 <For each=move || state.messages.get() key=|m| m.id let:message>
                     <MessageItem message/>
                 </For>
@@ -69,7 +70,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                 <p class="empty">"No messages yet. Say hello!"</p>
             </Show>
             <p class="notice" role="status">{move || state.notice.get()}</p>
-            <Composer slug outbox/>
+            <Composer slug=composer_slug outbox/>
         </section>
     }
 }

@@ -16,8 +16,9 @@ pub fn HomePage() -> impl IntoView {
     let rooms = Resource::new(move || create.version().get(), |_| list_rooms());
     let query = use_query_map();
     let notice = move || {
-        (query.read().get("notice").as_deref() == Some("room-deleted"))
-            .then(|| view! { <p class="banner" role="status">"That room was deleted by its owner."</p> })
+        (query.read().get("notice").as_deref() == Some("room-deleted")).then(
+            || view! { <p class="banner" role="status">"That room was deleted by its owner."</p> },
+        )
     };
     view! {
         <Title text="Rooms — Parlor"/>
