@@ -4,7 +4,11 @@
 //! Identity for now is a guest display name; accounts will add a second way to obtain the
 //! same `Identity`, so transports and services never change.
 
-use crate::{error::ApiError, state::AppState, store::{Store, StoreError, UserRecord}};
+use crate::{
+    error::ApiError,
+    state::AppState,
+    store::{Store, StoreError, UserRecord},
+};
 use app::{domain::DisplayName, protocol::Viewer};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use tower_sessions::Session;
@@ -91,9 +95,14 @@ pub struct MaybeIdentity(pub Option<Identity>);
 impl FromRequestParts<AppState> for MaybeIdentity {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let session = session_of(parts)?;
-        let identity = identity(&session, &state.store).await.map_err(ApiError::internal)?;
+        let identity = identity(&session, &state.store)
+            .await
+            .map_err(ApiError::internal)?;
         Ok(MaybeIdentity(identity))
     }
 }
@@ -104,7 +113,10 @@ pub struct RequireIdentity(pub Identity);
 impl FromRequestParts<AppState> for RequireIdentity {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match MaybeIdentity::from_request_parts(parts, state).await?.0 {
             Some(identity) => Ok(RequireIdentity(identity)),
             None => Err(ApiError::LoginRequired),

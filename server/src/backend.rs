@@ -46,7 +46,12 @@ impl Backend for ServerBackend {
         Ok(self.chat.list_rooms().await?)
     }
 
-    async fn create_room(&self, req: &Parts, slug: &str, title: &str) -> Result<RoomSummary, AppError> {
+    async fn create_room(
+        &self,
+        req: &Parts,
+        slug: &str,
+        title: &str,
+    ) -> Result<RoomSummary, AppError> {
         let owner = self.identity(req).await?;
         let room = self.chat.create_room(owner.as_ref(), slug, title).await?;
         Ok(self.chat.summary(&room).await?)
@@ -77,7 +82,11 @@ impl Backend for ServerBackend {
     ) -> Result<ChatMessage, AppError> {
         let author = self.identity(req).await?.ok_or(AppError::LoginRequired)?;
         let room = self.chat.room(slug).await?;
-        Ok(self.chat.send(&author, &room, text, client_id).await?.message)
+        Ok(self
+            .chat
+            .send(&author, &room, text, client_id)
+            .await?
+            .message)
     }
 }
 

@@ -37,7 +37,12 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// SQLite file holding users, rooms, messages and sessions (created if missing).
-    #[arg(long, env = "PARLOR_DATABASE", default_value = "data/parlor.db", global = true)]
+    #[arg(
+        long,
+        env = "PARLOR_DATABASE",
+        default_value = "data/parlor.db",
+        global = true
+    )]
     pub database: PathBuf,
     /// Log filter in tracing's syntax, e.g. `info` or `parlor=debug,info`.
     #[arg(long, env = "PARLOR_LOG", default_value = "info", global = true)]
@@ -53,7 +58,11 @@ pub struct ServeArgs {
     /// Extra origins allowed to open WebSockets and make state-changing requests, besides
     /// the server's own (repeatable; comma-separated in the variable), e.g.
     /// `https://chat.example.com`.
-    #[arg(long = "allowed-origin", env = "PARLOR_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-origin",
+        env = "PARLOR_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
     /// Deliveries a connection may fall behind before it is disconnected (it then
     /// reconnects and catches up from the database).
@@ -84,7 +93,10 @@ mod tests {
         let cli = Cli::try_parse_from(["parlor", "--addr", "127.0.0.1:4000", "--database", "x.db"])
             .expect("parses");
         assert!(cli.command.is_none());
-        assert_eq!(cli.serve.addr, Some("127.0.0.1:4000".parse().expect("addr")));
+        assert_eq!(
+            cli.serve.addr,
+            Some("127.0.0.1:4000".parse().expect("addr"))
+        );
         assert_eq!(cli.global.database, PathBuf::from("x.db"));
     }
 

@@ -135,11 +135,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<RunningS
     let store = Store::open_and_migrate(&settings.database).await?;
     let sessions = SqliteStore::new(store.pool().clone());
     sessions.migrate().await?;
-    tokio::spawn(
-        sessions
-            .clone()
-            .continuously_delete_expired(SESSION_SWEEP),
-    );
+    tokio::spawn(sessions.clone().continuously_delete_expired(SESSION_SWEEP));
     let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(settings.mailbox_capacity));
     serve_with(settings, listener, store, layer, sessions).await
 }
@@ -166,7 +162,7 @@ async fn serve_with<S: SessionStore + Clone>(
     let app = routes::router(state, sessions);
     let addr = listener.local_addr()?;
     let mut stopping = stopping;
-    let serving = tokio::spawn(
+    let serving = tokio::spawn(async move {
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -174,8 +170,8 @@ async fn serve_with<S: SessionStore + Clone>(
         .with_graceful_shutdown(async move {
             let _ = stopping.wait_for(|stop| *stop).await;
         })
-        .into_future(),
-    );
+        .await
+    });
     Ok(RunningServer {
         addr,
         stop,

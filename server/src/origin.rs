@@ -47,7 +47,7 @@ impl OriginPolicy {
             return OriginCheck::Refused;
         };
         let origin = normalise(origin);
-        if self.allowed.iter().any(|a| *a == origin) {
+        if self.allowed.contains(&origin) {
             return OriginCheck::Allowed;
         }
         let host = headers
@@ -92,7 +92,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_str(host).expect("header"));
         if let Some(origin) = origin {
-            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).expect("header"));
+            headers.insert(
+                header::ORIGIN,
+                HeaderValue::from_str(origin).expect("header"),
+            );
         }
         headers
     }

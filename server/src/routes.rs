@@ -1,8 +1,6 @@
 //! The router: every route and the middleware around them, assembled in one place.
 
-use crate::{
-    api, backend::ServerBackend, layer::LayerHealth, origin, state::AppState, transport,
-};
+use crate::{api, backend::ServerBackend, layer::LayerHealth, origin, state::AppState, transport};
 use app::{backend::SharedBackend, shell, App};
 use axum::{
     extract::{DefaultBodyLimit, State},
@@ -25,7 +23,8 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Builds the application router.
 pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S) -> Router {
-    let backend: SharedBackend = Arc::new(ServerBackend::new(state.chat.clone(), state.store.clone()));
+    let backend: SharedBackend =
+        Arc::new(ServerBackend::new(state.chat.clone(), state.store.clone()));
     let pages = generate_route_list(App);
     let leptos_options = state.leptos.clone();
 
@@ -38,17 +37,19 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S) -> Router {
             tower_sessions::cookie::time::Duration::days(SESSION_IDLE_DAYS),
         ));
 
+    let page_context = move || provide_context(backend.clone());
     Router::new()
         .route("/ws/rooms/{slug}", get(transport::ws::handler))
         .route("/healthz", get(health))
         .merge(api::router())
-        .leptos_routes_with_context(
-            &state,
-            pages,
-            move || provide_context(backend.clone()),
-            move || shell(leptos_options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, pages, page_context.clone(), move || {
+            shell(leptos_options.clone())
+        })
+        // Static files, else the app's 404 page (which needs the backend too).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), origin::guard))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(session_layer)

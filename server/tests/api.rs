@@ -11,7 +11,10 @@ async fn rooms_can_be_created_listed_and_validated() {
     let ann = server.guest("ann").await;
 
     let created = ann
-        .post("/api/rooms", &json!({ "slug": "rust", "title": "  Rust talk " }))
+        .post(
+            "/api/rooms",
+            &json!({ "slug": "rust", "title": "  Rust talk " }),
+        )
         .await;
     assert_eq!(created.status(), 201);
     let room: Value = created.json().await.expect("json");
@@ -26,7 +29,12 @@ async fn rooms_can_be_created_listed_and_validated() {
     let body: Value = duplicate.json().await.expect("json");
     assert_eq!(body["error"]["code"], "conflict");
 
-    for (slug, title) in [("Bad Slug", "t"), ("", "t"), ("ok-slug", ""), ("x", &*"t".repeat(81))] {
+    for (slug, title) in [
+        ("Bad Slug", "t"),
+        ("", "t"),
+        ("ok-slug", ""),
+        ("x", &*"t".repeat(81)),
+    ] {
         let response = ann
             .post("/api/rooms", &json!({ "slug": slug, "title": title }))
             .await;
@@ -129,8 +137,11 @@ async fn messages_can_be_posted_and_read_over_http() {
     assert_eq!(invalid.status(), 422);
 
     for i in 2..=4 {
-        ann.post("/api/rooms/http/messages", &json!({ "text": format!("m{i}") }))
-            .await;
+        ann.post(
+            "/api/rooms/http/messages",
+            &json!({ "text": format!("m{i}") }),
+        )
+        .await;
     }
     let all: Vec<Value> = ann
         .get("/api/rooms/http/messages")
@@ -145,7 +156,10 @@ async fn messages_can_be_posted_and_read_over_http() {
         .json()
         .await
         .expect("json");
-    let texts: Vec<&str> = after_first.iter().filter_map(|m| m["text"].as_str()).collect();
+    let texts: Vec<&str> = after_first
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
     assert_eq!(texts, ["m2", "m3", "m4"]);
     let newest: Vec<Value> = ann
         .get("/api/rooms/http/messages?limit=2")

@@ -25,10 +25,10 @@ async fn two_clients_one_sends_both_receive_it_once() {
         assert_eq!(message["room"], "lobby");
         assert_eq!(message["client_id"], "c-1");
         assert!(message["id"].as_i64().is_some_and(|id| id > 0));
-        assert!(
-            chrono::DateTime::parse_from_rfc3339(message["sent_at"].as_str().expect("sent_at"))
-                .is_ok()
-        );
+        assert!(chrono::DateTime::parse_from_rfc3339(
+            message["sent_at"].as_str().expect("sent_at")
+        )
+        .is_ok());
     }
     ann_ws.expect_silence(Duration::from_millis(300)).await;
     bob_ws.expect_silence(Duration::from_millis(300)).await;
@@ -57,7 +57,11 @@ async fn everyone_sees_the_same_order() {
         }
         seen.push(ids);
     }
-    assert!(seen[0].windows(2).all(|w| w[0] < w[1]), "ids ascend: {:?}", seen[0]);
+    assert!(
+        seen[0].windows(2).all(|w| w[0] < w[1]),
+        "ids ascend: {:?}",
+        seen[0]
+    );
     assert_eq!(seen[0], seen[1]);
     assert_eq!(seen[0], seen[2]);
     server.shutdown().await;
@@ -109,8 +113,14 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
         (r#"{"type":"send"}"#.into(), "bad_frame"),
         (r#"{"type":"send","text":"   "}"#.into(), "invalid"),
         (r#"{"type":"send","text":"bell\u0007"}"#.into(), "invalid"),
-        (json!({"type":"send","text":"x".repeat(4001)}).to_string(), "invalid"),
-        (r#"{"type":"send","text":"ok","client_id":"has space"}"#.into(), "invalid"),
+        (
+            json!({"type":"send","text":"x".repeat(4001)}).to_string(),
+            "invalid",
+        ),
+        (
+            r#"{"type":"send","text":"ok","client_id":"has space"}"#.into(),
+            "invalid",
+        ),
     ];
     for (frame, code) in &cases {
         ws.send_text(frame).await;

@@ -10,7 +10,12 @@ use app::{
     domain::DisplayName,
     protocol::{GuestRequest, Viewer},
 };
-use axum::{extract::State, http::StatusCode, routing::{get, post}, Json, Router};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
 use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {

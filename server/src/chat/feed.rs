@@ -174,7 +174,9 @@ impl RoomFeed {
                 }
             }
             Delivery::Frame(frame) => self.ready.push_back(FeedEvent::Frame { id: None, frame }),
-            Delivery::Close { frame, code } => self.ready.push_back(FeedEvent::Close { frame, code }),
+            Delivery::Close { frame, code } => {
+                self.ready.push_back(FeedEvent::Close { frame, code })
+            }
             Delivery::Resync => self.repair = true,
         }
     }

@@ -16,7 +16,10 @@ pub use feed::{FeedEvent, RoomFeed};
 use crate::{
     auth::Identity,
     layer::{room_group, ChannelLayer, Delivery, Frame, LayerError},
-    store::{format_millis, Inserted, MessageRecord, NewMessage, RoomRecord, RoomWithStats, Store, StoreError},
+    store::{
+        format_millis, Inserted, MessageRecord, NewMessage, RoomRecord, RoomWithStats, Store,
+        StoreError,
+    },
 };
 use app::{
     domain::{ClientId, Invalid, MessageText, RoomSlug, RoomTitle},

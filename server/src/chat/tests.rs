@@ -41,7 +41,10 @@ async fn send_validates_stores_then_publishes() {
     let err = chat.send(&ann, &room, "  ", None).await.expect_err("empty");
     assert!(matches!(err, ChatError::Invalid(_)));
 
-    let sent = chat.send(&ann, &room, " hi \n", Some("c1")).await.expect("send");
+    let sent = chat
+        .send(&ann, &room, " hi \n", Some("c1"))
+        .await
+        .expect("send");
     assert_eq!(sent.message.text, "hi");
     assert!(!sent.duplicate);
     // Stored before published: it is already readable.
@@ -49,7 +52,10 @@ async fn send_validates_stores_then_publishes() {
     assert_eq!(stored, vec![sent.message.clone()]);
     assert_eq!(next_text(&mut feed).await, "hi");
 
-    let again = chat.send(&ann, &room, "hi", Some("c1")).await.expect("retry");
+    let again = chat
+        .send(&ann, &room, "hi", Some("c1"))
+        .await
+        .expect("retry");
     assert!(again.duplicate);
     assert_eq!(again.message.id, sent.message.id);
 }
@@ -113,7 +119,10 @@ async fn a_feed_repairs_gaps_and_drops_duplicates() {
 async fn resync_reads_what_the_layer_lost() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
-    let room = chat.create_room(None, "resync", "Resync").await.expect("room");
+    let room = chat
+        .create_room(None, "resync", "Resync")
+        .await
+        .expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");
     let lost = NewMessage {
         room_id: room.id,
@@ -161,11 +170,19 @@ async fn only_the_owner_deletes_a_room_and_members_are_told() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
     let bob = author(&store, "bob").await;
-    let room = chat.create_room(Some(&ann), "doomed", "Doomed").await.expect("room");
+    let room = chat
+        .create_room(Some(&ann), "doomed", "Doomed")
+        .await
+        .expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");
-    let refused = chat.delete_room(&bob, "doomed").await.expect_err("not the owner");
+    let refused = chat
+        .delete_room(&bob, "doomed")
+        .await
+        .expect_err("not the owner");
     assert!(matches!(refused, ChatError::Forbidden(_)));
-    chat.delete_room(&ann, "doomed").await.expect("owner deletes");
+    chat.delete_room(&ann, "doomed")
+        .await
+        .expect("owner deletes");
     match feed.next().await.expect("event") {
         FeedEvent::Close { code, .. } => {
             assert_eq!(code, app::protocol::close_codes::ROOM_DELETED)

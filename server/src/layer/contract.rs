@@ -60,7 +60,10 @@ pub async fn fan_out_reaches_every_member_once(layers: &[Arc<dyn ChannelLayer>])
     let group = "room:fan-out";
     let mut members = open_members(layers, 5, group).await;
     for sender in layers {
-        sender.group_send(group, message(7)).await.expect("group_send");
+        sender
+            .group_send(group, message(7))
+            .await
+            .expect("group_send");
         for member in &mut members {
             assert_eq!(id_of(&expect_delivery(member).await), 7);
         }

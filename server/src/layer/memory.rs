@@ -222,7 +222,9 @@ impl LocalRouter {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
         // A panic while holding the lock cannot leave the tables half-updated in a way that
         // matters more than stopping all delivery would, so recover the guard.
-        self.tables.read().unwrap_or_else(|poison| poison.into_inner())
+        self.tables
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {

@@ -302,10 +302,7 @@ mod tests {
         let again = [draft(room.id, ann.id, "retry", Some("c1"))];
         let refs: Vec<&NewMessage> = again.iter().collect();
         let done_again = store.insert_messages(&refs).await.expect("insert");
-        assert_eq!(
-            done_again[0],
-            Inserted::Duplicate(done[0].record().clone())
-        );
+        assert_eq!(done_again[0], Inserted::Duplicate(done[0].record().clone()));
         let all = store.messages_after(room.id, 0, 100).await.expect("read");
         assert_eq!(all.len(), 2);
     }
@@ -322,12 +319,18 @@ mod tests {
         let done = store.insert_messages(&refs).await.expect("insert");
         let ids: Vec<i64> = done.iter().map(|i| i.record().id).collect();
 
-        let after = store.messages_after(room.id, ids[6], 100).await.expect("after");
+        let after = store
+            .messages_after(room.id, ids[6], 100)
+            .await
+            .expect("after");
         assert_eq!(
             after.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
             ["m8", "m9", "m10"]
         );
-        let latest = store.messages_before(room.id, None, 3).await.expect("latest");
+        let latest = store
+            .messages_before(room.id, None, 3)
+            .await
+            .expect("latest");
         assert_eq!(
             latest.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
             ["m8", "m9", "m10"]

@@ -35,10 +35,13 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-/// Largest frame (and message) a client may send. A 4,000-character message is at most
-/// ~16 KiB of UTF-8 plus JSON escaping; 64 KiB leaves room without letting a client make us
-/// buffer megabytes.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest message a client may send. A 4,000-character message is at most ~16 KiB of UTF-8
+/// plus JSON escaping; 64 KiB leaves room without letting a client make us buffer megabytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest single frame read. A frame between the two limits is read to its end and then
+/// refused with a `too_large` error frame and close code 1009; a frame over this one is cut
+/// off at its header (the client may see a reset instead of the explanation).
+const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// tungstenite reserves this much per connection for reading (its default of 128 KiB made
 /// an idle socket cost ~130 KiB; see TOOLCHAIN.md).
 const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -86,7 +89,7 @@ pub async fn handler(
     };
     Ok(upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
-        .max_message_size(MAX_FRAME_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| consumer.run(socket, feed)))
 }
@@ -123,9 +126,14 @@ impl Consumer {
         );
         let writer = write_loop(sink, feed, reply_queue, self.shutdown.clone());
         tokio::pin!(reader);
+        tokio::pin!(writer);
         tokio::select! {
-            () = &mut reader => {}
-            () = writer => {
+            () = &mut reader => {
+                // The client left (or must be closed): the writer sends what the reader
+                // queued last (an error frame, a Close) and stops when the queue ends.
+                let _ = tokio::time::timeout(CLOSE_GRACE, writer).await;
+            }
+            () = &mut writer => {
                 // We closed: keep reading briefly so the client's Close reply is consumed.
                 let _ = tokio::time::timeout(CLOSE_GRACE, reader).await;
             }
@@ -164,10 +172,12 @@ async fn read_loop(
                 if is_too_large(&error) {
                     let frame = error_frame(
                         codes::TOO_LARGE,
-                        &format!("Frames are limited to {} KiB.", MAX_FRAME_BYTES / 1024),
+                        &format!("Messages are limited to {} KiB.", MAX_MESSAGE_BYTES / 1024),
                         None,
                     );
-                    let _ = replies.send(Reply::Close(frame, close_codes::TOO_LARGE)).await;
+                    let _ = replies
+                        .send(Reply::Close(frame, close_codes::TOO_LARGE))
+                        .await;
                 } else {
                     tracing::debug!(%error, "WebSocket read failed");
                 }

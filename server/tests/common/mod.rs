@@ -142,7 +142,10 @@ impl Client {
         origin: Option<&str>,
     ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
         let query = after.map(|a| format!("?after={a}")).unwrap_or_default();
-        let url = format!("{}/ws/rooms/{slug}{query}", self.base.replace("http://", "ws://"));
+        let url = format!(
+            "{}/ws/rooms/{slug}{query}",
+            self.base.replace("http://", "ws://")
+        );
         let mut request = url.into_client_request()?;
         if let Some(cookie) = self.cookie() {
             request.headers_mut().insert("cookie", cookie);
