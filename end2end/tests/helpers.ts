@@ -35,11 +35,17 @@ export async function messageTexts(page: Page): Promise<string[]> {
   return page.locator('.messages li.message:not(.pending) .text').allTextContents();
 }
 
-/** Collects console errors and uncaught exceptions for the page's whole life. */
-export function collectErrors(page: Page): string[] {
+/**
+ * Collects console errors and uncaught exceptions for the page's whole life. `expected`
+ * lists HTTP statuses the test provokes on purpose (Chromium logs every failed fetch).
+ */
+export function collectErrors(page: Page, expected: number[] = []): string[] {
   const errors: string[] = [];
   page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    if (expected.some((status) => text.includes(`status of ${status}`))) return;
+    errors.push(text);
   });
   page.on('pageerror', (error) => errors.push(String(error)));
   return errors;

@@ -43,6 +43,24 @@ test.describe('without JavaScript', () => {
     await expect(page.getByRole('heading', { name: 'Made without JS' })).toBeVisible();
   });
 
+  test('picking a name and posting work as plain forms', async ({ page, request }) => {
+    const slug = uniqueSlug('post-nojs');
+    await createRoom(request, slug, 'Plain forms');
+    await page.goto(`/rooms/${slug}`);
+    await expect(page.getByText('Pick a display name')).toBeVisible();
+    await page.getByLabel('Display name').fill('No Script');
+    await page.getByRole('button', { name: 'Join' }).click();
+    await expect(page.locator('.viewer-name')).toHaveText('No Script');
+    await expect(page).toHaveURL(new RegExp(`/rooms/${slug}\\??$`));
+
+    await page.getByLabel('Message', { exact: true }).fill('posted <i>without</i> WASM');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect(page).toHaveURL(new RegExp(`/rooms/${slug}$`));
+    const last = page.locator('.messages li.message').last();
+    await expect(last.locator('.text')).toHaveText('posted <i>without</i> WASM');
+    await expect(last.locator('.author')).toHaveText('No Script');
+  });
+
   test('an unknown room is a 404 page', async ({ page }) => {
     const response = await page.goto('/rooms/no-such-room-here');
     expect(response?.status()).toBe(404);
@@ -51,7 +69,7 @@ test.describe('without JavaScript', () => {
 });
 
 test('create a room through the form, with a clear message for a duplicate', async ({ page }) => {
-  const errors = collectErrors(page);
+  const errors = collectErrors(page, [409]);
   const slug = uniqueSlug('form');
   await page.goto('/');
   await waitForHydration(page);
@@ -93,13 +111,13 @@ test('two browsers chat both ways, live and in the same order; reload keeps hist
   }
 
   // Enter sends; Shift+Enter makes a new line.
-  const annBox = ann.getByLabel('Message');
+  const annBox = ann.getByLabel('Message', { exact: true });
   await annBox.fill('hello bob');
   await annBox.press('Enter');
   await expect(bob.locator('.messages .message .text').last()).toHaveText('hello bob');
   await expect(annBox).toHaveValue('');
 
-  const bobBox = bob.getByLabel('Message');
+  const bobBox = bob.getByLabel('Message', { exact: true });
   await bobBox.pressSequentially('line one');
   await bobBox.press('Shift+Enter');
   await bobBox.pressSequentially('line two');
@@ -141,7 +159,7 @@ test('Enter during an IME composition does not send', async ({ page, request }) 
   await waitForHydration(page);
   await pickName(page, '지민');
   await openRoom(page, slug);
-  const box = page.getByLabel('Message');
+  const box = page.getByLabel('Message', { exact: true });
   await box.click();
 
   // A real composition through Chrome's IME API, then an Enter that the browser reports as
