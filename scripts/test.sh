@@ -38,5 +38,6 @@ export LEPTOS_OUTPUT_NAME=parlor
 say "Rust tests"
 cargo test --release --workspace --exclude frontend
 
-say "Browser tests (Playwright, headless Chromium)"
+say "Browser tests (Playwright, headless Chromium; two parlor processes sharing Redis)"
+rm -rf end2end/.data
 (cd end2end && npx playwright test)

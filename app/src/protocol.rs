@@ -101,6 +101,8 @@ pub mod codes {
     pub const TOO_LARGE: &str = "too_large";
     /// The action needs an identity (a guest name now; an account later).
     pub const LOGIN_REQUIRED: &str = "login_required";
+    /// A credential (API token) is missing or wrong.
+    pub const UNAUTHORIZED: &str = "unauthorized";
     /// The identity is known but may not do this.
     pub const FORBIDDEN: &str = "forbidden";
     /// No such room (or other resource).

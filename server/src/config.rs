@@ -31,6 +31,29 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Store a message in a room and publish it through Redis to every running server.
+    Broadcast(BroadcastArgs),
+}
+
+/// Flags of `parlor broadcast`.
+#[derive(Debug, Clone, Args)]
+pub struct BroadcastArgs {
+    /// The room's slug.
+    #[arg(long)]
+    pub room: String,
+    /// The message text.
+    #[arg(long)]
+    pub text: String,
+    /// The author name shown with the message.
+    #[arg(long = "as", default_value = "Parlor")]
+    pub author: String,
+    /// The Redis the running servers use (required: a server's in-memory layer cannot be
+    /// reached from another process).
+    #[arg(long, env = "PARLOR_REDIS_URL")]
+    pub redis: Option<String>,
+    /// Prefix of Parlor's Redis topics (must match the servers').
+    #[arg(long, env = "PARLOR_REDIS_PREFIX", default_value = "parlor")]
+    pub redis_prefix: String,
 }
 
 /// Flags every command takes.
@@ -71,6 +94,17 @@ pub struct ServeArgs {
     /// Most simultaneous WebSocket connections; more are refused with 503.
     #[arg(long, env = "PARLOR_MAX_CONNECTIONS", default_value_t = 100_000)]
     pub max_connections: usize,
+    /// Redis for the channel layer, e.g. `redis://127.0.0.1:6379`, so several `parlor serve`
+    /// processes serve the same rooms. Without it the layer is in-memory (one process).
+    #[arg(long, env = "PARLOR_REDIS_URL")]
+    pub redis: Option<String>,
+    /// Prefix of Parlor's Redis topics, so several deployments can share one Redis.
+    #[arg(long, env = "PARLOR_REDIS_PREFIX", default_value = "parlor")]
+    pub redis_prefix: String,
+    /// Bearer token for the admin API (`POST /api/admin/rooms/{slug}/broadcast`); without
+    /// it the admin API is off. Prefer the environment variable: flags show in `ps`.
+    #[arg(long, env = "PARLOR_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -80,6 +114,9 @@ impl Default for ServeArgs {
             allowed_origins: Vec::new(),
             mailbox_capacity: 512,
             max_connections: 100_000,
+            redis: None,
+            redis_prefix: "parlor".to_owned(),
+            admin_token: None,
         }
     }
 }

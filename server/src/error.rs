@@ -20,6 +20,9 @@ pub enum ApiError {
     /// The request needs an identity.
     #[error("Pick a display name first (POST /api/session/guest).")]
     LoginRequired,
+    /// A credential (the admin token) is missing or wrong.
+    #[error("Missing or wrong credentials.")]
+    Unauthorized,
     /// The request's Origin is not allowed.
     #[error("This origin may not make this request.")]
     BadOrigin,
@@ -66,6 +69,7 @@ impl ApiError {
             }
             ApiError::LoginRequired => (StatusCode::UNAUTHORIZED, codes::LOGIN_REQUIRED),
             ApiError::BadOrigin => (StatusCode::FORBIDDEN, codes::BAD_ORIGIN),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_FRAME),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
@@ -95,7 +99,14 @@ impl IntoResponse for ApiError {
         let body = ApiErrorResponse {
             error: ErrorBody::new(code, self.public_message()),
         };
+        let unauthorized = matches!(self, ApiError::Unauthorized);
         let mut response = (status, Json(body)).into_response();
+        if unauthorized {
+            response.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
         if let ApiError::RateLimited { retry_after } = self {
             if let Ok(value) = retry_after.to_string().parse() {
                 response.headers_mut().insert("retry-after", value);

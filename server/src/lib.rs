@@ -9,7 +9,8 @@
 //! - [`chat`] is the chat service: validate → store → publish, and the ordered, gap-free
 //!   [`chat::RoomFeed`] that every consumer reads.
 //! - [`store`] holds all SQL (SQLite through sqlx; migrations in `server/migrations/`).
-//! - [`layer`] is the channel layer: channels, groups and fan-out, in memory (one process).
+//! - [`layer`] is the channel layer: channels, groups and fan-out, in memory (one process)
+//!   or over Redis pub/sub (many processes).
 //! - [`backend`] implements the UI's port so server functions use the same services.
 //! - [`config`] is the command line; `main.rs` runs it.
 //!
@@ -30,7 +31,7 @@ pub mod store;
 pub mod transport;
 
 use chat::ChatService;
-use layer::{memory::MemoryLayer, ChannelLayer};
+use layer::{memory::MemoryLayer, redis::RedisLayer, ChannelLayer};
 use leptos::config::LeptosOptions;
 use origin::OriginPolicy;
 use state::AppState;
@@ -60,6 +61,12 @@ pub struct Settings {
     pub mailbox_capacity: usize,
     /// Most WebSocket connections at once.
     pub max_connections: usize,
+    /// Redis URL for the channel layer (`None`: in-memory, one process).
+    pub redis: Option<String>,
+    /// Prefix of the Redis topics.
+    pub redis_prefix: String,
+    /// Bearer token of the admin API (`None`: the admin API is off).
+    pub admin_token: Option<String>,
     /// Leptos' site settings.
     pub leptos: LeptosOptions,
 }
@@ -73,6 +80,9 @@ impl Settings {
             allowed_origins: defaults.allowed_origins,
             mailbox_capacity: defaults.mailbox_capacity,
             max_connections: defaults.max_connections,
+            redis: defaults.redis,
+            redis_prefix: defaults.redis_prefix,
+            admin_token: defaults.admin_token,
             leptos: leptos_options(),
         }
     }
@@ -102,6 +112,9 @@ pub enum StartError {
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The channel layer could not be set up (a malformed Redis URL).
+    #[error(transparent)]
+    Layer(#[from] layer::LayerError),
 }
 
 /// A server running in this process.
@@ -136,8 +149,20 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<RunningS
     let sessions = SqliteStore::new(store.pool().clone());
     sessions.migrate().await?;
     tokio::spawn(sessions.clone().continuously_delete_expired(SESSION_SWEEP));
-    let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(settings.mailbox_capacity));
+    let layer = channel_layer(&settings)?;
     serve_with(settings, listener, store, layer, sessions).await
+}
+
+/// The in-memory layer, or the Redis layer when a Redis URL is configured.
+pub fn channel_layer(settings: &Settings) -> Result<Arc<dyn ChannelLayer>, layer::LayerError> {
+    Ok(match &settings.redis {
+        Some(url) => Arc::new(RedisLayer::start(
+            url,
+            &settings.redis_prefix,
+            settings.mailbox_capacity,
+        )?),
+        None => Arc::new(MemoryLayer::new(settings.mailbox_capacity)),
+    })
 }
 
 async fn serve_with<S: SessionStore + Clone>(
@@ -157,6 +182,7 @@ async fn serve_with<S: SessionStore + Clone>(
         origins: Arc::new(OriginPolicy::new(&settings.allowed_origins)),
         connections: connections.clone(),
         shutdown: stopping.clone(),
+        admin_token: settings.admin_token.map(Arc::from),
         leptos: settings.leptos,
     };
     let app = routes::router(state, sessions);

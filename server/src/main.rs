@@ -1,12 +1,16 @@
-//! The `parlor` binary: `parlor serve` (the default) and `parlor migrate`. See the library
-//! crate (`server/src/lib.rs`) for a map of the code.
+//! The `parlor` binary: `parlor serve` (the default), `parlor migrate` and `parlor broadcast`.
+//! See the library crate (`server/src/lib.rs`) for a map of the code.
 
 use clap::Parser;
 use parlor::{
-    config::{Cli, Command, GlobalArgs, ServeArgs},
-    leptos_options, start, Settings,
+    chat::ChatService,
+    config::{BroadcastArgs, Cli, Command, GlobalArgs, ServeArgs},
+    layer::{redis::RedisLayer, ChannelLayer},
+    leptos_options, start,
+    store::Store,
+    Settings,
 };
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc, time::Duration};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -17,6 +21,7 @@ async fn main() -> ExitCode {
         None => serve(cli.global, cli.serve).await,
         Some(Command::Serve(args)) => serve(cli.global, args).await,
         Some(Command::Migrate) => migrate(cli.global).await,
+        Some(Command::Broadcast(args)) => broadcast(cli.global, args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,7 +49,15 @@ async fn serve(global: GlobalArgs, args: ServeArgs) -> Result<(), String> {
         allowed_origins: args.allowed_origins,
         mailbox_capacity: args.mailbox_capacity,
         max_connections: args.max_connections,
+        redis: args.redis,
+        redis_prefix: args.redis_prefix,
+        admin_token: args.admin_token.filter(|token| !token.is_empty()),
         leptos,
+    };
+    let layer_name = if settings.redis.is_some() {
+        "Redis channel layer"
+    } else {
+        "in-memory channel layer"
     };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -53,7 +66,7 @@ async fn serve(global: GlobalArgs, args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
     tracing::info!(
-        "Parlor is serving http://{} (database {}, in-memory channel layer)",
+        "Parlor is serving http://{} (database {}, {layer_name})",
         server.addr,
         global.database.display()
     );
@@ -68,6 +81,53 @@ async fn migrate(global: GlobalArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     println!("database {} is up to date", global.database.display());
+    Ok(())
+}
+
+/// Stores a message and publishes it through Redis, so every running server delivers it.
+async fn broadcast(global: GlobalArgs, args: BroadcastArgs) -> Result<(), String> {
+    let Some(redis) = args.redis else {
+        return Err(
+            "parlor broadcast needs --redis (or PARLOR_REDIS_URL): a running server's \
+             in-memory channel layer lives inside that server's process and cannot be reached \
+             from here. Run the servers with --redis, or use the admin API of the server: \
+             curl -X POST -H \"Authorization: Bearer $PARLOR_ADMIN_TOKEN\" \
+             -H 'content-type: application/json' -d '{\"text\":\"...\"}' \
+             http://HOST:PORT/api/admin/rooms/SLUG/broadcast"
+                .to_owned(),
+        );
+    };
+    let store = Store::open_and_migrate(&global.database)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", global.database.display()))?;
+    let layer =
+        Arc::new(RedisLayer::start(&redis, &args.redis_prefix, 16).map_err(|e| e.to_string())?);
+    if !layer.wait_connected(Duration::from_secs(5)).await {
+        return Err(format!("cannot reach Redis at {redis}; nothing was stored"));
+    }
+    let chat = ChatService::start(store.clone(), layer.clone() as Arc<dyn ChannelLayer>);
+    let name = app::domain::DisplayName::parse(&args.author).map_err(|e| e.to_string())?;
+    let author = store
+        .system_user(name.as_str())
+        .await
+        .map_err(|e| e.to_string())?
+        .into();
+    let room = chat.room(&args.room).await.map_err(|e| e.to_string())?;
+    let sent = chat
+        .send(&author, &room, &args.text, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    layer.flush().await.map_err(|e| {
+        format!(
+            "message {} is stored, but publishing it failed ({e}): connected clients will see \
+             it when they next resync",
+            sent.message.id
+        )
+    })?;
+    println!(
+        "broadcast message {} to room {} as {}",
+        sent.message.id, room.slug, sent.message.author
+    );
     Ok(())
 }
 

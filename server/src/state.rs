@@ -20,6 +20,8 @@ pub struct AppState {
     pub connections: Arc<Semaphore>,
     /// Becomes `true` when the server is shutting down; consumers close with 1001.
     pub shutdown: watch::Receiver<bool>,
+    /// The admin API's bearer token (`None`: the admin API is off).
+    pub admin_token: Option<Arc<str>>,
     /// Leptos' settings (site root, output name) for rendering and static files.
     pub leptos: LeptosOptions,
 }

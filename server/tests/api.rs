@@ -211,3 +211,69 @@ async fn health_reports_store_and_layer() {
     assert_eq!(body["layer"]["kind"], "memory");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_admin_api_publishes_through_the_chat_service() {
+    let server = TestServer::start_with(|settings| {
+        settings.admin_token = Some("s3cret-token".to_owned());
+    })
+    .await;
+    let ann = server.guest("ann").await;
+    ann.create_room("announcements", "Announcements").await;
+    let mut member = ann.connect("announcements", None).await;
+    let path = "/api/admin/rooms/announcements/broadcast";
+    let body = json!({ "text": "maintenance tonight", "as": "Ops" });
+
+    let post = |token: Option<&'static str>| {
+        let mut request = ann.http.post(ann.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(post(None).await.expect("send").status(), 401);
+    assert_eq!(post(Some("wrong")).await.expect("send").status(), 401);
+    let created = post(Some("s3cret-token")).await.expect("send");
+    assert_eq!(created.status(), 201);
+    let message: Value = created.json().await.expect("json");
+    assert_eq!(message["author"], "Ops");
+
+    let delivered = member.next_message().await;
+    assert_eq!(delivered["id"], message["id"]);
+    assert_eq!(delivered["text"], "maintenance tonight");
+    let stored: Vec<Value> = ann
+        .get("/api/rooms/announcements/messages")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stored.len(), 1, "stored, not only published");
+
+    let unknown_room = ann
+        .http
+        .post(ann.url("/api/admin/rooms/nope/broadcast"))
+        .bearer_auth("s3cret-token")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(unknown_room.status(), 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_api_is_off_without_a_token() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("quiet", "Quiet").await;
+    let response = ann
+        .http
+        .post(ann.url("/api/admin/rooms/quiet/broadcast"))
+        .bearer_auth("anything")
+        .json(&json!({ "text": "hello" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 404);
+    server.shutdown().await;
+}

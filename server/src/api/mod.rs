@@ -2,6 +2,7 @@
 //! by bots, tests, the load generator and clients without WebSockets. One module per
 //! resource, each with its own `router()`.
 
+mod admin;
 mod messages;
 mod rooms;
 mod session;
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .merge(rooms::router())
         .merge(messages::router())
         .merge(session::router())
+        .merge(admin::router())
 }
 
 /// `Json<T>` whose rejection is our JSON error body, not axum's plain text.

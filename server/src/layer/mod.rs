@@ -12,9 +12,11 @@
 //!   the end of the stream) instead of growing memory or slowing the group. The consumer
 //!   disconnects its client, which reconnects and catches up from the store.
 //!
-//! The layer carries bytes only and never touches the store.
+//! The layer carries bytes only and never touches the store. [`memory::MemoryLayer`] serves
+//! one process; [`redis::RedisLayer`] connects many through Redis pub/sub.
 
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -103,6 +105,12 @@ pub trait ChannelLayer: Send + Sync + 'static {
 
     /// A short name for logs and `/healthz` (`memory`, `redis`).
     fn kind(&self) -> &'static str;
+
+    /// Waits until everything sent so far has left this process (a short-lived publisher
+    /// such as `parlor broadcast` calls it before exiting).
+    async fn flush(&self) -> Result<(), LayerError> {
+        Ok(())
+    }
 }
 
 /// A consumer's mailbox and memberships. Dropping it leaves every group it joined.

@@ -44,6 +44,25 @@ impl Store {
         Ok(record)
     }
 
+    /// The system author named `display_name`, created on first use.
+    pub async fn system_user(&self, display_name: &str) -> Result<UserRecord, StoreError> {
+        sqlx::query(
+            "INSERT INTO users (display_name, is_guest, is_system, created_at) VALUES (?, 0, 1, ?)
+             ON CONFLICT (display_name) WHERE is_system = 1 DO NOTHING",
+        )
+        .bind(display_name)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        let record = sqlx::query_as::<_, UserRecord>(
+            "SELECT id, display_name, is_guest FROM users WHERE is_system = 1 AND display_name = ?",
+        )
+        .bind(display_name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(record)
+    }
+
     /// Looks a user up by id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
         let record = sqlx::query_as::<_, UserRecord>(
@@ -53,5 +72,24 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::test_support::temp_store;
+
+    #[tokio::test]
+    async fn system_users_are_created_once_per_name() {
+        let (store, _dir) = temp_store().await;
+        let first = store.system_user("Parlor").await.expect("create");
+        let again = store.system_user("Parlor").await.expect("reuse");
+        assert_eq!(first.id, again.id);
+        assert!(!first.is_guest);
+        let other = store.system_user("Ops").await.expect("create");
+        assert_ne!(first.id, other.id);
+        // A guest may pick the same display name: it is a different user.
+        let guest = store.create_guest("Parlor").await.expect("guest");
+        assert_ne!(guest.id, first.id);
     }
 }

@@ -2,6 +2,8 @@
 //! clients with their own cookie jars, and WebSocket clients speaking the wire protocol.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod process;
+
 use futures::{SinkExt, StreamExt};
 use parlor::{start, RunningServer, Settings};
 use reqwest::cookie::{CookieStore, Jar};
@@ -83,6 +85,11 @@ pub struct Client {
 
 impl Client {
     fn new(server: &TestServer) -> Self {
+        Self::for_base(&server.url(""))
+    }
+
+    /// A client of the server at `base` (`http://host:port`).
+    pub fn for_base(base: &str) -> Self {
         let jar = Arc::new(Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
@@ -91,8 +98,33 @@ impl Client {
         Self {
             http,
             jar,
-            base: server.url(""),
-            origin: server.origin(),
+            base: base.trim_end_matches('/').to_owned(),
+            origin: base.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// A client of `base` with a guest identity.
+    pub async fn guest_at(base: &str, name: &str) -> Self {
+        let client = Self::for_base(base);
+        let response = client
+            .post("/api/session/guest", &json!({ "name": name }))
+            .await;
+        assert_eq!(response.status(), 200, "guest session for {name}");
+        client
+    }
+
+    /// The same browser talking to another server: shares this client's cookies.
+    pub fn at(&self, base: &str) -> Self {
+        let jar = self.jar.clone();
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .build()
+            .expect("http client");
+        Self {
+            http,
+            jar,
+            base: base.trim_end_matches('/').to_owned(),
+            origin: base.trim_end_matches('/').to_owned(),
         }
     }
 
@@ -188,15 +220,23 @@ impl Ws {
 
     /// The next JSON frame (pings skipped); panics after [`PATIENCE`].
     pub async fn next_json(&mut self) -> Value {
+        self.next_json_within(PATIENCE)
+            .await
+            .expect("a frame in time")
+    }
+
+    /// The next JSON frame, or `None` if none arrives within `wait`.
+    pub async fn next_json_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.stream.next())
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
-                .expect("a frame in time")
+                .ok()?
                 .expect("the socket is open")
                 .expect("a valid frame");
             match message {
                 Message::Text(text) => {
-                    return serde_json::from_str(text.as_str()).expect("JSON frame")
+                    return Some(serde_json::from_str(text.as_str()).expect("JSON frame"))
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("unexpected frame {other:?}"),

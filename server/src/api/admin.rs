@@ -1,0 +1,82 @@
+//! The admin API: publishing into a room from outside a consumer (a cron job, a deploy hook,
+//! another service), the way Django code calls `group_send` from a view or a Celery task.
+//! It goes through the chat service like every other message: stored, then published.
+//!
+//! Off unless `PARLOR_ADMIN_TOKEN` is set; requests carry `Authorization: Bearer <token>`.
+
+use super::ApiJson;
+use crate::{auth::Identity, error::ApiError, state::AppState};
+use app::{domain::DisplayName, protocol::ChatMessage};
+use axum::{
+    extract::{Path, State},
+    http::{header::AUTHORIZATION, HeaderMap, StatusCode},
+    routing::post,
+    Json, Router,
+};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/admin/rooms/{slug}/broadcast", post(broadcast))
+}
+
+/// `POST /api/admin/rooms/{slug}/broadcast` body.
+#[derive(Debug, Deserialize)]
+struct BroadcastRequest {
+    /// The message text (same rules as any message).
+    text: String,
+    /// The author name shown (a system user), default "Parlor".
+    #[serde(default, rename = "as")]
+    author: Option<String>,
+    /// Optional idempotency key, as for any send.
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+async fn broadcast(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<BroadcastRequest>,
+) -> Result<(StatusCode, Json<ChatMessage>), ApiError> {
+    authorize(&state, &headers)?;
+    let name = DisplayName::parse(body.author.as_deref().unwrap_or("Parlor"))
+        .map_err(crate::chat::ChatError::from)?;
+    let author: Identity = state
+        .store
+        .system_user(name.as_str())
+        .await
+        .map_err(ApiError::internal)?
+        .into();
+    let room = state.chat.room(&slug).await?;
+    let sent = state
+        .chat
+        .send(&author, &room, &body.text, body.client_id.as_deref())
+        .await?;
+    let status = if sent.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(sent.message)))
+}
+
+/// 404 when the admin API is off (it does not exist), 401 without the right token.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.admin_token.as_deref() else {
+        return Err(ApiError::NotFound(
+            "The admin API is off: set PARLOR_ADMIN_TOKEN to enable it.".to_owned(),
+        ));
+    };
+    let given = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Constant-time: the comparison must not reveal how much of a guess was right.
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) && !expected.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}

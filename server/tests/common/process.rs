@@ -1,0 +1,128 @@
+//! Real processes for multi-process tests: `redis-server` instances that can be killed and
+//! restarted, and `parlor serve` processes of the binary under test.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn wait_for_port(port: u16) {
+    for _ in 0..250 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// A private `redis-server` without persistence; killed when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let mut redis = Self::on_port(free_port());
+        redis.restart().await;
+        redis
+    }
+
+    /// A server for `port`, not started yet (`restart` starts it).
+    pub fn on_port(port: u16) -> Self {
+        Self { port, child: None }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it abruptly (SIGKILL), as a crash or a network cut would look.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again) on the same port.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (make test installs it)");
+        self.child = Some(child);
+        wait_for_port(self.port).await;
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `parlor serve` process of the binary under test; killed when dropped.
+pub struct ParlorProcess {
+    pub port: u16,
+    child: Child,
+}
+
+impl ParlorProcess {
+    /// Starts `parlor serve` on a free port with these extra flags.
+    pub async fn start(database: &Path, extra: &[&str]) -> Self {
+        let port = free_port();
+        let child = Command::new(binary())
+            .arg("serve")
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .arg("--database")
+            .arg(database)
+            .args(["--log", "warn"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start parlor");
+        wait_for_port(port).await;
+        Self { port, child }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ParlorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `parlor` binary cargo built for these tests.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_parlor"))
+}
