@@ -32,11 +32,17 @@ impl ViewerContext {
     /// The viewer's id, if the session has an identity (tracked: re-runs when it changes).
     /// Read it inside a `<Suspense/>` or `<Transition/>`.
     pub fn id(&self) -> Option<i64> {
+        self.key().map(|(id, _)| id)
+    }
+
+    /// The viewer's id and name: what a live connection stamps on messages, so a change of
+    /// either must reconnect it.
+    pub fn key(&self) -> Option<(i64, String)> {
         self.resource
             .get()
             .and_then(Result::ok)
             .flatten()
-            .map(|viewer| viewer.id)
+            .map(|viewer| (viewer.id, viewer.name))
     }
 }
 

@@ -27,7 +27,7 @@ CREATE TABLE rooms (
 -- single writer inside a BEGIN IMMEDIATE transaction); a consumer that sees seq jump knows it
 -- missed a delivery and re-reads the gap from the store (see chat::feed).
 CREATE TABLE messages (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, even after a delete
     room_id     INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
     seq         INTEGER NOT NULL,
     author_id   INTEGER NOT NULL REFERENCES users (id),

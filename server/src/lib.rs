@@ -30,6 +30,7 @@ pub mod state;
 pub mod store;
 pub mod transport;
 
+use axum::serve::ListenerExt;
 use chat::ChatService;
 use layer::{memory::MemoryLayer, redis::RedisLayer, ChannelLayer};
 use leptos::config::LeptosOptions;
@@ -188,6 +189,13 @@ async fn serve_with<S: SessionStore + Clone>(
     let app = routes::router(state, sessions);
     let addr = listener.local_addr()?;
     let mut stopping = stopping;
+    // Small frames must leave at once: without TCP_NODELAY, Nagle's algorithm and delayed
+    // ACKs add up to 40 ms to a delivery.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let serving = tokio::spawn(async move {
         axum::serve(
             listener,

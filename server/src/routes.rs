@@ -41,6 +41,7 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S) -> Router {
     Router::new()
         .route("/ws/rooms/{slug}", get(transport::ws::handler))
         .route("/healthz", get(health))
+        .route("/livez", get(|| async { "ok" }))
         .merge(api::router())
         .leptos_routes_with_context(&state, pages, page_context.clone(), move || {
             shell(leptos_options.clone())
@@ -58,7 +59,10 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S) -> Router {
         .with_state(state)
 }
 
-/// `GET /healthz`: the store and the channel layer; 200 when both work, 503 otherwise.
+/// `GET /healthz` (readiness): the store and the channel layer; 200 when both work, 503 when
+/// either is degraded. `GET /livez` (liveness) only says the process answers: a load
+/// balancer that should keep a process serving its local users through a Redis outage
+/// checks that one instead.
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let store_ok = state.store.ping().await.is_ok();
     let layer = state.chat.layer();

@@ -277,3 +277,33 @@ async fn the_admin_api_is_off_without_a_token() {
     assert_eq!(response.status(), 404);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_id_reused_in_another_room_is_refused_not_mislabelled() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("first", "First").await;
+    ann.create_room("second", "Second").await;
+    let body = json!({ "text": "hello", "client_id": "reused" });
+    assert_eq!(
+        ann.post("/api/rooms/first/messages", &body).await.status(),
+        201
+    );
+    let other = ann.post("/api/rooms/second/messages", &body).await;
+    assert_eq!(other.status(), 422);
+    let error: Value = other.json().await.expect("json");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("another room")),
+        "{error}"
+    );
+    let second: Vec<Value> = ann
+        .get("/api/rooms/second/messages")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(second.is_empty());
+    server.shutdown().await;
+}

@@ -13,6 +13,10 @@ use std::time::Duration;
 const FIRST_BACKOFF_MS: u32 = 250;
 /// Longest wait between retries.
 const MAX_BACKOFF_MS: u32 = 10_000;
+/// Failed opens in a row after which the client asks whether the room still exists.
+const OPENS_BEFORE_CHECKING_ROOM: u32 = 3;
+/// Delay before resending a message the server could not take for a passing reason.
+const RESEND_AFTER_MS: u32 = 2_000;
 
 /// What the page asks of the connection task.
 enum Command {
@@ -32,7 +36,7 @@ impl Connection {
     /// Starts the connection task for `state`'s room.
     pub fn start(state: RoomState) -> Self {
         let (commands, rx) = mpsc::unbounded();
-        leptos::task::spawn_local(run(state, rx));
+        leptos::task::spawn_local(run(state, rx, commands.clone()));
         Self { commands }
     }
 
@@ -48,7 +52,8 @@ impl Connection {
         let _ = self.commands.unbounded_send(Command::Reconnect);
     }
 
-    /// Stops the task (the page is going away).
+    /// Stops the task (the page is going away). Closes the channel for every sender, the
+    /// task's own resend timers included.
     pub fn stop(&self) {
         self.commands.close_channel();
     }
@@ -64,15 +69,20 @@ enum Ended {
     Dropped { was_open: bool },
 }
 
-async fn run(state: RoomState, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn run(
+    state: RoomState,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    resend: mpsc::UnboundedSender<Command>,
+) {
     let mut backoff_ms = 0;
+    let mut failed_opens = 0;
     loop {
         state.status.set(if backoff_ms == 0 {
             ConnState::Connecting
         } else {
             ConnState::Reconnecting
         });
-        match session(state, &mut commands).await {
+        match session(state, &mut commands, &resend).await {
             Ended::Stopped => return,
             Ended::RoomDeleted => {
                 state.status.set(ConnState::Closed);
@@ -80,12 +90,23 @@ async fn run(state: RoomState, mut commands: mpsc::UnboundedReceiver<Command>) {
                 return;
             }
             Ended::Dropped { was_open } => {
-                backoff_ms = if was_open {
-                    FIRST_BACKOFF_MS
+                if was_open {
+                    failed_opens = 0;
+                    backoff_ms = FIRST_BACKOFF_MS;
                 } else {
-                    (backoff_ms * 2).clamp(FIRST_BACKOFF_MS, MAX_BACKOFF_MS)
-                };
+                    failed_opens += 1;
+                    backoff_ms = (backoff_ms * 2).clamp(FIRST_BACKOFF_MS, MAX_BACKOFF_MS);
+                }
             }
+        }
+        // A handshake that keeps failing may mean the room is gone (deleted while we were
+        // offline): ask, and stop instead of retrying forever.
+        if failed_opens >= OPENS_BEFORE_CHECKING_ROOM && room_is_gone(&state).await {
+            state.status.set(ConnState::Closed);
+            state
+                .notice
+                .set(Some("This room no longer exists.".to_owned()));
+            return;
         }
         state.status.set(ConnState::Reconnecting);
         // Jitter spreads a whole room's reconnects after a server restart.
@@ -105,8 +126,21 @@ async fn run(state: RoomState, mut commands: mpsc::UnboundedReceiver<Command>) {
     }
 }
 
+/// Whether the server says the room does not exist (network errors say nothing).
+async fn room_is_gone(state: &RoomState) -> bool {
+    let url = format!("/api/rooms/{}", state.slug.get_value());
+    matches!(
+        gloo_net::http::Request::get(&url).send().await,
+        Ok(response) if response.status() == 404
+    )
+}
+
 /// One socket, from open to close.
-async fn session(state: RoomState, commands: &mut mpsc::UnboundedReceiver<Command>) -> Ended {
+async fn session(
+    state: RoomState,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    resend: &mpsc::UnboundedSender<Command>,
+) -> Ended {
     let Some(url) = socket_url(&state) else {
         return Ended::Stopped;
     };
@@ -140,7 +174,7 @@ async fn session(state: RoomState, commands: &mut mpsc::UnboundedReceiver<Comman
         futures::select! {
             incoming = stream.next().fuse() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(ended) = apply_frame(&state, &text) {
+                    if let Some(ended) = apply_frame(&state, &text, resend) {
                         return ended;
                     }
                 }
@@ -169,7 +203,11 @@ async fn session(state: RoomState, commands: &mut mpsc::UnboundedReceiver<Comman
 }
 
 /// Applies one server frame to the page; returns how the session ends if the frame ends it.
-fn apply_frame(state: &RoomState, text: &str) -> Option<Ended> {
+fn apply_frame(
+    state: &RoomState,
+    text: &str,
+    resend: &mpsc::UnboundedSender<Command>,
+) -> Option<Ended> {
     // Frames this client does not know yet are skipped: the protocol grows by new types.
     let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
         return None;
@@ -177,14 +215,41 @@ fn apply_frame(state: &RoomState, text: &str) -> Option<Ended> {
     match frame {
         ServerFrame::Message(message) => state.receive(message),
         ServerFrame::Error(error) => match error.client_id {
-            Some(client_id) if error.code != codes::RATE_LIMITED => {
-                state.refuse(&client_id, error.message)
+            // A passing refusal (server busy, too fast): keep it in the outbox and try again.
+            Some(client_id) if is_passing(&error.code) => {
+                state.notice.set(Some(error.message));
+                schedule_resend(state, client_id, resend.clone());
             }
-            _ => state.notice.set(Some(error.message)),
+            Some(client_id) => state.refuse(&client_id, error.message),
+            None => state.notice.set(Some(error.message)),
         },
         ServerFrame::RoomDeleted { .. } => return Some(Ended::RoomDeleted),
     }
     None
+}
+
+/// Errors that say "not now" rather than "never".
+fn is_passing(code: &str) -> bool {
+    matches!(
+        code,
+        codes::INTERNAL | codes::OVERLOADED | codes::RATE_LIMITED
+    )
+}
+
+/// Resends an outbox entry (same `client_id`, so it is still stored once) after a pause.
+fn schedule_resend(state: &RoomState, client_id: String, resend: mpsc::UnboundedSender<Command>) {
+    let pending = state.pending;
+    leptos::task::spawn_local(async move {
+        gloo_timers::future::TimeoutFuture::new(RESEND_AFTER_MS).await;
+        let frame = pending.with_untracked(|p| {
+            p.iter()
+                .find(|s| s.client_id == client_id && s.failed.is_none())
+                .map(|s| s.frame.clone())
+        });
+        if let Some(frame) = frame {
+            let _ = resend.unbounded_send(Command::Send(frame));
+        }
+    });
 }
 
 /// `ws(s)://<this host>/ws/rooms/<slug>?after=<last id>`.

@@ -30,13 +30,13 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
             connection.set_value(Some(super::client::Connection::start(state)));
         });
         // The socket reads the session once, at the handshake: when the identity changes
-        // (a name was picked), reconnect so the server sees it.
-        Effect::new(move |previous: Option<Option<i64>>| {
-            let id = viewer.id();
-            if previous.is_some_and(|p| p != id) {
+        // (a name was picked or changed), reconnect so the server sees it.
+        Effect::new(move |previous: Option<Option<(i64, String)>>| {
+            let key = viewer.key();
+            if previous.is_some_and(|p| p != key) {
                 connection.with_value(|c| c.as_ref().map(|c| c.reconnect()));
             }
-            id
+            key
         });
         on_cleanup(move || {
             connection.with_value(|c| c.as_ref().map(|c| c.stop()));
@@ -57,13 +57,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                     <MessageItem message/>
                 </For>
                 <For each=move || state.pending.get() key=|p| p.client_id.clone() let:pending>
-                    <li class="message pending" data-failed=pending.failed.is_some().then_some("true")>
-                        <span class="author">"you"</span>
-                        <span class="meta">
-                            {pending.failed.clone().unwrap_or_else(|| "sending…".to_owned())}
-                        </span>
-                        <span class="text">{pending.text.clone()}</span>
-                    </li>
+                    <PendingItem pending state/>
                 </For>
             </ol>
             <Show when=move || state.messages.with(Vec::is_empty) && state.pending.with(Vec::is_empty)>
@@ -73,6 +67,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
             <Composer slug=composer_slug outbox/>
         </section>
     }
+    .into_any()
 }
 
 /// The composer's draft and the way out of it: validated here (the server checks again),
@@ -177,6 +172,33 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
             </form>
         </Show>
     }
+    .into_any()
+}
+
+/// A message on its way (greyed), or refused (with the reason and a way to dismiss it).
+#[component]
+fn PendingItem(pending: super::state::PendingSend, state: RoomState) -> impl IntoView {
+    let client_id = pending.client_id.clone();
+    let dismiss = move |_| {
+        let id = client_id.clone();
+        state.pending.update(|p| p.retain(|s| s.client_id != id));
+    };
+    let failed = pending.failed.is_some();
+    view! {
+        <li class="message pending" data-failed=failed.then_some("true")>
+            <span class="author">"you"</span>
+            <span class="meta">
+                {pending.failed.clone().unwrap_or_else(|| "sending…".to_owned())}
+                <Show when=move || failed>
+                    <button type="button" class="dismiss" title="Dismiss" on:click=dismiss.clone()>
+                        "×"
+                    </button>
+                </Show>
+            </span>
+            <span class="text">{pending.text.clone()}</span>
+        </li>
+    }
+    .into_any()
 }
 
 /// One stored message.
@@ -189,6 +211,7 @@ fn MessageItem(message: ChatMessage) -> impl IntoView {
             <span class="text">{message.text}</span>
         </li>
     }
+    .into_any()
 }
 
 /// A timestamp: UTC on the server (it cannot know the reader's zone), local after hydration.

@@ -66,6 +66,11 @@ impl RoomFeed {
     ) -> Result<Self, ChatError> {
         let mut channel = Channel::open(chat.layer().clone());
         channel.join(&room.group()).await?;
+        // The room may have been deleted between resolving it and joining: its Close went
+        // to the members of that moment, not to us.
+        if !chat.store().room_exists(room.id).await? {
+            return Err(ChatError::RoomNotFound(room.slug.to_string()));
+        }
         let head = chat.store().room_head(room.id).await?;
         let catch_up = after
             .map(|after| after.max(0))

@@ -184,6 +184,13 @@ impl ChatService {
             .map_err(|_| ChatError::WriterGone)?;
         let inserted = answer.await.map_err(|_| ChatError::WriterGone)??;
         let duplicate = matches!(inserted, Inserted::Duplicate(_));
+        if duplicate && inserted.record().room_id != room.id {
+            return Err(ChatError::Invalid(Invalid {
+                field: "client_id",
+                message: "This client_id was already used for a message in another room."
+                    .to_owned(),
+            }));
+        }
         Ok(Sent {
             message: to_wire(inserted.record(), room.slug.as_str()),
             duplicate,

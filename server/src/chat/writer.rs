@@ -62,13 +62,23 @@ async fn run(store: Store, layer: Arc<dyn ChannelLayer>, mut queue: mpsc::Receiv
     }
 }
 
-/// Stores a batch; if the batch transaction fails, retries each message on its own so one bad
-/// row (say, its room was deleted meanwhile) cannot fail the others.
+/// Stores a batch. If a row's content made the transaction fail (say, its room was deleted
+/// meanwhile), retries each message on its own so that row cannot fail the others; any other
+/// failure (disk, lock timeout) fails the whole batch at once rather than stalling on
+/// hundreds of retries.
 async fn commit(store: &Store, jobs: &[WriteJob]) -> Vec<Result<Inserted, ChatError>> {
     let drafts: Vec<&NewMessage> = jobs.iter().map(|j| &j.draft).collect();
     match store.insert_messages(&drafts).await {
         Ok(done) => done.into_iter().map(Ok).collect(),
         Err(error) if drafts.len() == 1 => vec![Err(log_failure(error))],
+        Err(error) if !error.is_constraint() => {
+            let reason = error.to_string();
+            tracing::error!(%error, batch = drafts.len(), "storing a batch of messages failed");
+            drafts
+                .iter()
+                .map(|_| Err(ChatError::Store(StoreError::BatchFailed(reason.clone()))))
+                .collect()
+        }
         Err(error) => {
             tracing::warn!(%error, batch = drafts.len(), "batch insert failed; retrying one by one");
             let mut outcomes = Vec::with_capacity(drafts.len());

@@ -165,7 +165,22 @@ impl ChannelLayer for RedisLayer {
         });
         // Unconfirmed (Redis down): local delivery works; the resync after reconnecting
         // covers what other processes sent meanwhile.
-        let _ = timeout(SUBSCRIBE_WAIT, confirmed).await;
+        if timeout(SUBSCRIBE_WAIT, confirmed).await.is_err() {
+            // Still not subscribed: once it is, this channel re-reads what it may have
+            // missed in between.
+            let local = self.local.clone();
+            let (done, later) = oneshot::channel();
+            let _ = self.subscriber.send(Reconcile {
+                group: group.to_owned(),
+                done: Some(done),
+            });
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                if later.await.is_ok() {
+                    let _ = local.send(&channel, Delivery::Resync);
+                }
+            });
+        }
         Ok(())
     }
 
@@ -430,7 +445,13 @@ async fn run_subscriber(
         health.set_subscriber(true, "");
         // Whatever other processes published while we were not subscribed is in the store:
         // every local consumer re-reads from its last message.
-        local.broadcast_local(&Delivery::Resync);
+        let emptied = local.broadcast_local(&Delivery::Resync).emptied;
+        for group in emptied {
+            if let Err(error) = reconcile(&mut sink, &topics, &local, &mut subscribed, &group).await
+            {
+                tracing::debug!(%error, "unsubscribing an emptied group failed");
+            }
+        }
 
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.reset();
@@ -623,6 +644,16 @@ async fn run_publisher(
         let mut group_topics = Vec::new();
         let mut published = 0;
         let mut flushes = Vec::new();
+        // Publishes dropped because the queue was full: their groups resync everywhere.
+        let dropped = health.take_dropped();
+        if !dropped.is_empty() {
+            let resync = encode("", None, &Delivery::Resync);
+            for topic in &dropped {
+                pipe.publish(topic, resync.as_ref()).ignore();
+                published += 1;
+            }
+            group_topics.extend(dropped);
+        }
         for outgoing in batch.drain(..) {
             match outgoing {
                 Outgoing::Publish {

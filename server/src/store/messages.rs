@@ -82,7 +82,7 @@ impl Store {
         &self,
         batch: &[&NewMessage],
     ) -> Result<Vec<Inserted>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut next_seq: HashMap<i64, i64> = HashMap::new();
         let mut stats: HashMap<i64, (i64, i64)> = HashMap::new();
         let mut results = Vec::with_capacity(batch.len());

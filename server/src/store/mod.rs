@@ -32,6 +32,9 @@ pub enum StoreError {
     /// The schema could not be brought up to date.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A batch of messages failed as a whole (the first failure was logged with details).
+    #[error("the batch failed: {0}")]
+    BatchFailed(String),
     /// The database directory could not be created.
     #[error("cannot create {path}: {source}")]
     CreateDir {
@@ -43,6 +46,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this refusal is about one row's content (a constraint), not the database.
+    pub fn is_constraint(&self) -> bool {
+        match self {
+            StoreError::Duplicate => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                !matches!(db.kind(), sqlx::error::ErrorKind::Other)
+            }
+            _ => false,
+        }
+    }
+
     /// Maps sqlx's unique-violation error to [`StoreError::Duplicate`].
     fn from_insert(error: sqlx::Error) -> Self {
         match &error {
@@ -52,10 +66,14 @@ impl StoreError {
     }
 }
 
-/// A handle on the database: cheap to clone (the pool is reference-counted).
+/// A handle on the database: cheap to clone (the pools are reference-counted).
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads and small writes (rooms, users, sessions).
     pool: SqlitePool,
+    /// The message writer's own connection, so a burst of reads (a thousand consumers
+    /// catching up at once) never makes a commit wait for a pooled connection.
+    writer: SqlitePool,
 }
 
 /// Migrations compiled into the binary, applied at start-up and by `parlor migrate`.
@@ -83,9 +101,14 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
     /// Opens the file and brings its schema up to date.

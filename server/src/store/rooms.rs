@@ -60,6 +60,15 @@ impl Store {
         Ok(record)
     }
 
+    /// Whether the room still exists (it may be deleted while someone connects).
+    pub async fn room_exists(&self, room_id: i64) -> Result<bool, StoreError> {
+        let found = sqlx::query_scalar::<_, i64>("SELECT 1 FROM rooms WHERE id = ?")
+            .bind(room_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// Every room, the most recently active first.
     pub async fn list_rooms(&self) -> Result<Vec<RoomWithStats>, StoreError> {
         let rooms = sqlx::query_as::<_, RoomWithStats>(

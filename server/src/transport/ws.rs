@@ -54,6 +54,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 const MAX_FRAMES_PER_FLUSH: usize = 128;
 /// How long to wait for the client's Close reply after we closed.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// A client that does not take our frames for this long (its TCP window stays shut) is
+/// disconnected: a stuck write would otherwise hold the connection forever.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The query string of the handshake.
 #[derive(Debug, Deserialize)]
@@ -305,7 +308,7 @@ async fn write_loop(
         };
         match step {
             Step::Write(message) => {
-                if sink.feed(message).await.is_err() {
+                if !within_time(sink.feed(message)).await {
                     return;
                 }
                 // Write whatever else is ready, then flush once.
@@ -316,7 +319,7 @@ async fn write_loop(
                     };
                     match step_for(Ok(event)) {
                         Step::Write(message) => {
-                            if sink.feed(message).await.is_err() {
+                            if !within_time(sink.feed(message)).await {
                                 return;
                             }
                             written += 1;
@@ -327,7 +330,7 @@ async fn write_loop(
                         }
                     }
                 }
-                if sink.flush().await.is_err() {
+                if !within_time(sink.flush()).await {
                     return;
                 }
             }
@@ -337,6 +340,11 @@ async fn write_loop(
             }
         }
     }
+}
+
+/// Whether a write finished, successfully, within [`WRITE_TIMEOUT`].
+async fn within_time(write: impl std::future::Future<Output = Result<(), axum::Error>>) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
 }
 
 /// What the writer does next.
@@ -372,12 +380,13 @@ async fn close_with(sink: &mut SplitSink<WebSocket, Message>, step: Step) {
         return;
     };
     if let Some(frame) = frame {
-        let _ = sink.feed(Message::Text(frame)).await;
+        if !within_time(sink.feed(Message::Text(frame))).await {
+            return;
+        }
     }
-    let _ = sink
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        })))
-        .await;
+    within_time(sink.send(Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))))
+    .await;
 }
