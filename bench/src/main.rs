@@ -1,5 +1,60 @@
-//! Parlor's load generator (see issue 4): speaks the wire protocol through `app::protocol`.
+//! Parlor's benchmarks.
+//!
+//! - `bench load …`: the load generator. It opens WebSockets to one or more Parlor servers
+//!   (round-robin over `--url`), sends timestamped messages at a fixed rate from some of them,
+//!   and measures what every client receives: deliveries, losses, order, end-to-end latency,
+//!   and the servers' memory and CPU from `/proc`. Output: a table and one JSON line.
+//! - `bench bare …`: a bare tokio broadcast WebSocket server speaking the same frames (no
+//!   store, no sessions, no checks): the ceiling every Parlor figure is compared with.
+//!
+//! `bench/run.py` (`make bench`) runs the scenarios of issue 4 and prints markdown tables for
+//! `bench/RESULTS.md`. The load generator shares the machine with the server, so it is built
+//! to be cheap: one runtime, no JSON decoding on the hot path, one histogram per client.
 
-fn main() {
-    println!("the load generator is not built yet; see bench/README.md");
+mod bare;
+mod load;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "bench", about = "Parlor's load generator and ceiling server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate load and measure it.
+    Load(load::Options),
+    /// Serve the bare broadcast server (the ceiling).
+    Bare(bare::Options),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("bench: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Load(options) => load::run(options).await,
+            Command::Bare(options) => bare::run(options).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }

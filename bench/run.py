@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Runs Parlor's benchmark scenarios (issue 4) and prints markdown tables for RESULTS.md.
+
+    make bench                      # everything (about 10 minutes on 2 cores)
+    bench/run.py --only S1,S4       # some scenarios
+    bench/run.py --layers memory    # one layer
+
+Scenarios, each against the in-memory layer (one server) and Redis (two servers sharing one
+SQLite file and a private redis-server), plus the bare broadcast server as the ceiling:
+  S1 fan-out     20 rooms x 50 clients, 5 senders per room at 2 msg/s, 20 s
+  S2 big room    1 room x 500 clients, 1 sender at 20 msg/s, 20 s
+  S3 saturation  S1 with the rate stepped up until p99 > 50 ms or a delivery is lost
+  S4 idle        20,000 idle WebSockets: server RSS per socket
+  store          messages/s through the chat service's store path
+
+Needs `make build` (target/release/parlor) and the bench binary (built here). The load
+generator runs on the same machine as the servers, so figures are for the pair.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PARLOR = os.path.join(ROOT, "target", "release", "parlor")
+BENCH = os.path.join(ROOT, "target", "release", "bench")
+
+S1 = dict(rooms=20, clients_per_room=50, senders_per_room=5, rate=2.0, duration=20.0)
+S2 = dict(rooms=1, clients_per_room=500, senders_per_room=1, rate=20.0, duration=20.0)
+S4 = dict(rooms=20, clients_per_room=1000, senders_per_room=0, rate=1.0, duration=5.0)
+SATURATION_RATES = [2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256]
+SATURATION_SECONDS = 10.0
+P99_LIMIT_MS = 50.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer 200 in {timeout} s")
+
+
+class Servers:
+    """The server processes of one scenario: Parlor (memory or Redis) or the bare server."""
+
+    def __init__(self, kind, workdir):
+        self.kind = kind
+        self.procs = []
+        self.urls = []
+        database = os.path.join(workdir, f"bench-{time.time_ns()}.db")
+        env = dict(os.environ)
+        if kind == "bare":
+            port = free_port()
+            self.procs.append(subprocess.Popen(
+                [BENCH, "bare", "--addr", f"127.0.0.1:{port}"],
+                stderr=subprocess.DEVNULL))
+            self.urls.append(f"http://127.0.0.1:{port}")
+        else:
+            count = 2 if kind == "redis" else 1
+            extra = []
+            if kind == "redis":
+                redis_port = free_port()
+                self.procs.append(subprocess.Popen(
+                    ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no"],
+                    stdout=subprocess.DEVNULL))
+                time.sleep(0.3)
+                extra = ["--redis", f"redis://127.0.0.1:{redis_port}"]
+            for _ in range(count):
+                port = free_port()
+                self.procs.append(subprocess.Popen(
+                    [PARLOR, "serve", "--addr", f"127.0.0.1:{port}", "--database", database,
+                     "--log", "warn",
+                     "--mailbox-capacity", "1024", *extra],
+                    cwd=ROOT, env=env))
+                self.urls.append(f"http://127.0.0.1:{port}")
+        for url in self.urls:
+            wait_http(f"{url}/healthz")
+        # Only the HTTP servers count for RSS/CPU (not redis-server).
+        self.pids = [p.pid for p in self.procs[-len(self.urls):]]
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def load(servers, label, params, extra=()):
+    args = [BENCH, "load", "--label", label]
+    for url in servers.urls:
+        args += ["--url", url]
+    for pid in servers.pids:
+        args += ["--server-pid", str(pid)]
+    for key, value in params.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    if servers.kind == "bare":
+        args.append("--bare")
+    args += list(extra)
+    out = subprocess.run(args, capture_output=True, text=True)
+    sys.stderr.write(out.stdout)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise RuntimeError(f"bench load failed: {label}")
+    for line in out.stdout.splitlines():
+        if line.startswith("JSON "):
+            return json.loads(line[5:])
+    raise RuntimeError(f"no JSON line from bench load: {label}")
+
+
+def fresh(kind, workdir, fn):
+    servers = Servers(kind, workdir)
+    try:
+        return fn(servers)
+    finally:
+        servers.stop()
+
+
+def passes(result):
+    return result["lost"] == 0 and result["out_of_order"] == 0 and \
+        result["latency_ms"]["p99"] <= P99_LIMIT_MS and result["connect_failures"] == 0
+
+
+def saturation(kind, workdir):
+    """Steps S1's rate up; returns (best passing result, all steps)."""
+    best, steps = None, []
+    for rate in SATURATION_RATES:
+        params = dict(S1, rate=float(rate), duration=SATURATION_SECONDS)
+        result = fresh(kind, workdir, lambda s: load(s, f"S3 {kind} rate {rate}", params))
+        steps.append(result)
+        if not passes(result):
+            break
+        best = result
+    return best, steps
+
+
+def store_bench():
+    out = subprocess.run(
+        ["cargo", "bench", "-q", "-p", "server", "--bench", "store"],
+        cwd=ROOT, capture_output=True, text=True,
+        env=dict(os.environ, LEPTOS_OUTPUT_NAME="parlor"))
+    sys.stderr.write(out.stdout)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise RuntimeError("store bench failed")
+    for line in out.stdout.splitlines():
+        if line.startswith("JSON "):
+            return json.loads(line[5:])
+    raise RuntimeError("no JSON from the store bench")
+
+
+def row(name, r):
+    lat = r["latency_ms"]
+    cpu = " + ".join(f"{s['cpu_percent']:.0f}" for s in r["server"]) or "-"
+    rss = " + ".join(f"{(s['rss_end_kib'] or 0) / 1024:.0f}" for s in r["server"]) or "-"
+    return (f"| {name} | {r['connections']} | {r['messages_sent']} | "
+            f"{r['deliveries_received']}/{r['deliveries_expected']} | {r['lost']} | "
+            f"{r['deliveries_per_s']:.0f} | {lat['p50']} / {lat['p90']} / {lat['p99']} / {lat['max']} | "
+            f"{r['errors']} | {cpu} | {rss} |")
+
+
+HEADER = ("| run | conns | sent | delivered/expected | lost | deliveries/s | latency ms p50/p90/p99/max "
+          "| errors | server CPU % | server RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="S1,S2,S3,S4,store")
+    parser.add_argument("--layers", default="memory,redis")
+    parser.add_argument("--no-bare", action="store_true", help="skip the ceiling server")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    layers = args.layers.split(",")
+    kinds = layers + ([] if args.no_bare else ["bare"])
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if not os.path.exists(PARLOR):
+        sys.exit("target/release/parlor is missing: run `make build` first")
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "bench"], cwd=ROOT, check=True)
+    workdir = tempfile.mkdtemp(prefix="parlor-bench-")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    lines = [f"## {datetime.date.today()} — commit {commit}{' (+ uncommitted changes)' if dirty else ''}",
+             "", f"Command: `bench/run.py {' '.join(sys.argv[1:])}`".rstrip(), ""]
+    try:
+        results = {}
+        if only & {"S1", "S2"}:
+            lines += ["### S1 fan-out and S2 big room", "", HEADER]
+            for kind in kinds:
+                if "S1" in only:
+                    r = fresh(kind, workdir, lambda s: load(s, f"S1 {kind}", S1))
+                    lines.append(row(f"S1 {kind}", r))
+                if "S2" in only and kind != "bare":
+                    r = fresh(kind, workdir, lambda s: load(s, f"S2 {kind}", S2))
+                    lines.append(row(f"S2 {kind}", r))
+            lines.append("")
+        if "S3" in only:
+            lines += ["### S3 saturation (S1 with a rising rate; a step passes with no loss, "
+                      f"no reordering and p99 <= {P99_LIMIT_MS:.0f} ms)", "", HEADER]
+            for kind in kinds:
+                best, steps = saturation(kind, workdir)
+                for step in steps:
+                    mark = "" if passes(step) else " ✗"
+                    lines.append(row(f"S3 {kind} {step['rate_per_sender']:g}/s{mark}", step))
+                results[kind] = best
+            lines.append("")
+            lines.append("| layer | highest sustained deliveries/s | ratio to bare |")
+            lines.append("|---|---|---|")
+            bare = results.get("bare")
+            for kind in kinds:
+                best = results.get(kind)
+                value = best["deliveries_per_s"] if best else 0
+                ratio = f"{value / bare['deliveries_per_s']:.2f}" if bare and best else "-"
+                lines.append(f"| {kind} | {value:.0f} | {ratio} |")
+            lines.append("")
+        if "S4" in only:
+            lines += ["### S4 idle sockets", "",
+                      "| server | sockets | failed | server RSS before → connected (MiB) | KiB per socket |",
+                      "|---|---|---|---|---|"]
+            for kind in kinds:
+                r = fresh(kind, workdir, lambda s: load(s, f"S4 {kind}", S4,
+                                                          ["--connect-rate", "2000", "--source-ips", "4",
+                                                           "--drain", "1"]))
+                before = sum(s["rss_before_kib"] for s in r["server"]) / 1024
+                after = sum((s["rss_connected_kib"] or 0) for s in r["server"]) / 1024
+                lines.append(f"| {kind} | {r['connections']} | {r['connect_failures']} | "
+                             f"{before:.0f} → {after:.0f} | {r['server_rss_per_connection_kib']} |")
+            lines.append("")
+        if "store" in only:
+            r = store_bench()
+            lines += ["### Store", "", "| senders | messages | seconds | messages/s |", "|---|---|---|---|",
+                      f"| {r['senders']} | {r['messages']} | {r['seconds']} | {r['messages_per_s']:.0f} |", ""]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

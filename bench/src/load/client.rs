@@ -1,0 +1,338 @@
+//! One simulated client: a WebSocket that records what it receives and, for senders, sends
+//! timestamped messages at a fixed rate while the run lasts.
+//!
+//! Receiving is the hot path (every message reaches every member), so frames are not decoded:
+//! the client checks the frame's leading type, reads the message id (to catch duplicates and
+//! reordering) and the send timestamp at the start of the text, and records the latency.
+
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::{Duration, Instant},
+};
+use tokio::{net::TcpSocket, sync::watch, time::Interval};
+use tokio_tungstenite::{
+    tungstenite::{
+        client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig, Message,
+    },
+    WebSocketStream,
+};
+
+/// Where the run is; clients follow it through a watch channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Connecting; nobody sends yet.
+    Connecting,
+    /// Senders send until `until`.
+    Running { until: Instant },
+    /// Sending is over; deliveries may still arrive.
+    Draining,
+    /// Report: close and return.
+    Done,
+}
+
+/// What one client does.
+pub struct ClientPlan {
+    /// `http://host:port` of its server.
+    pub base: String,
+    /// The room's slug.
+    pub room: String,
+    /// The room's index (for per-room totals).
+    pub room_index: usize,
+    /// Local address to connect from, if spreading over several.
+    pub source: Option<IpAddr>,
+    /// Set for senders.
+    pub sender: Option<SenderPlan>,
+}
+
+/// What a sender sends.
+pub struct SenderPlan {
+    /// Unique sender number (part of every client_id).
+    pub id: u32,
+    /// Messages per second.
+    pub rate: f64,
+    /// Session cookie of its guest identity (none for the bare server).
+    pub cookie: Option<String>,
+}
+
+/// The fixed part of every message text, built once.
+pub struct Header {
+    padding: String,
+}
+
+/// Bytes of `{ts:016}-{sender:06}-{n:08} ` at the start of every text.
+const STAMP: usize = 33;
+
+impl Header {
+    pub fn new(payload: usize) -> Self {
+        Self {
+            padding: "x".repeat(payload.saturating_sub(STAMP)),
+        }
+    }
+
+    fn frame(&self, micros: u64, sender: u32, n: u64) -> String {
+        format!(
+            r#"{{"type":"send","text":"{micros:016}-{sender:06}-{n:08} {}","client_id":"b{sender}-{n}"}}"#,
+            self.padding
+        )
+    }
+}
+
+/// What one client saw.
+pub struct ClientStats {
+    pub room_index: usize,
+    pub connected: bool,
+    pub connect_micros: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub out_of_order: u64,
+    pub errors: u64,
+    pub closed_by_server: bool,
+    pub latency: Histogram<u64>,
+    pub first_error: Option<String>,
+    last_id: i64,
+}
+
+impl ClientStats {
+    fn new(room_index: usize) -> Self {
+        Self {
+            room_index,
+            connected: false,
+            connect_micros: 0,
+            sent: 0,
+            received: 0,
+            out_of_order: 0,
+            errors: 0,
+            closed_by_server: false,
+            // 1 µs … 120 s, 3 significant figures: bounded memory per client.
+            latency: Histogram::new_with_bounds(1, 120_000_000, 3)
+                .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!())),
+            first_error: None,
+            last_id: 0,
+        }
+    }
+
+    fn observe(&mut self, text: &str, epoch: Instant) {
+        if text.starts_with(r#"{"type":"message""#) {
+            if let Some(id) = number_after(text, r#""id":"#) {
+                if id <= self.last_id {
+                    self.out_of_order += 1;
+                } else {
+                    self.last_id = id;
+                }
+            }
+            if let Some(sent_at) = stamp(text) {
+                let now = epoch.elapsed().as_micros() as u64;
+                self.latency
+                    .saturating_record(now.saturating_sub(sent_at).max(1));
+                self.received += 1;
+            }
+        } else if text.starts_with(r#"{"type":"error""#) {
+            self.errors += 1;
+            if self.first_error.is_none() {
+                self.first_error = Some(text.chars().take(200).collect());
+            }
+        }
+    }
+}
+
+/// The integer after `key` in `text`.
+fn number_after(text: &str, key: &str) -> Option<i64> {
+    let start = text.find(key)? + key.len();
+    let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
+    text[start..start + digits].parse().ok()
+}
+
+/// The send timestamp at the start of a benchmark message's text.
+fn stamp(text: &str) -> Option<u64> {
+    let start = text.find(r#""text":""#)? + 8;
+    let digits = text.get(start..start + 16)?;
+    if text.as_bytes().get(start + 16) != Some(&b'-') {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+type Socket = WebSocketStream<tokio::net::TcpStream>;
+
+async fn connect(plan: &ClientPlan) -> Result<Socket, String> {
+    let url = format!(
+        "{}/ws/rooms/{}",
+        plan.base
+            .replacen("http://", "ws://", 1)
+            .replacen("https://", "wss://", 1),
+        plan.room
+    );
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    let headers = request.headers_mut();
+    headers.insert(
+        "origin",
+        HeaderValue::from_str(&plan.base).map_err(|e| e.to_string())?,
+    );
+    if let Some(cookie) = plan.sender.as_ref().and_then(|s| s.cookie.as_deref()) {
+        headers.insert(
+            "cookie",
+            HeaderValue::from_str(cookie).map_err(|e| e.to_string())?,
+        );
+    }
+    let authority = plan
+        .base
+        .split("://")
+        .nth(1)
+        .ok_or_else(|| format!("bad URL {}", plan.base))?;
+    let server: SocketAddr = tokio::net::lookup_host(authority)
+        .await
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {authority}"))?;
+    let socket = if server.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(source) = plan.source {
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .map_err(|e| format!("bind {source}: {e}"))?;
+    }
+    let stream = socket
+        .connect(server)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    // Small buffers: tens of thousands of these share the machine with the server.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    Ok(socket)
+}
+
+/// Runs one client until the run is done.
+pub async fn run(
+    plan: ClientPlan,
+    mut phase: watch::Receiver<Phase>,
+    epoch: Instant,
+    header: std::sync::Arc<Header>,
+) -> ClientStats {
+    let mut stats = ClientStats::new(plan.room_index);
+    let started = Instant::now();
+    let socket = match connect(&plan).await {
+        Ok(socket) => socket,
+        Err(error) => {
+            stats.first_error = Some(error);
+            return stats;
+        }
+    };
+    stats.connected = true;
+    stats.connect_micros = started.elapsed().as_micros() as u64;
+    let (mut sink, mut stream) = socket.split();
+    let mut sending: Option<(Interval, Instant)> = None;
+    let mut n = 0u64;
+    loop {
+        tokio::select! {
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now = *phase.borrow();
+                match now {
+                    Phase::Running { until } => {
+                        if let Some(sender) = &plan.sender {
+                            let period = Duration::from_secs_f64(1.0 / sender.rate.max(0.001));
+                            // Spread senders over the period so they do not fire in lockstep.
+                            let offset = period.mul_f64(f64::from(sender.id % 997) / 997.0);
+                            let mut interval = tokio::time::interval_at(
+                                tokio::time::Instant::now() + offset,
+                                period,
+                            );
+                            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                            sending = Some((interval, until));
+                        }
+                    }
+                    Phase::Draining => sending = None,
+                    Phase::Done => break,
+                    Phase::Connecting => {}
+                }
+            }
+            () = tick(&mut sending) => {
+                let (Some(sender), Some((_, until))) = (&plan.sender, &sending) else {
+                    continue;
+                };
+                if Instant::now() >= *until {
+                    sending = None;
+                    continue;
+                }
+                let micros = epoch.elapsed().as_micros() as u64;
+                let frame = header.frame(micros, sender.id, n);
+                n += 1;
+                if sink.send(Message::text(frame)).await.is_err() {
+                    stats.closed_by_server = true;
+                    break;
+                }
+                stats.sent += 1;
+            }
+            message = stream.next() => match message {
+                Some(Ok(Message::Text(text))) => stats.observe(text.as_str(), epoch),
+                Some(Ok(Message::Close(frame))) => {
+                    stats.closed_by_server = true;
+                    if stats.first_error.is_none() {
+                        stats.first_error = Some(format!("closed by the server: {frame:?}"));
+                    }
+                    break;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    stats.closed_by_server = true;
+                    if stats.first_error.is_none() {
+                        stats.first_error = Some(error.to_string());
+                    }
+                    break;
+                }
+                None => {
+                    stats.closed_by_server = true;
+                    break;
+                }
+            },
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    stats
+}
+
+async fn tick(sending: &mut Option<(Interval, Instant)>) {
+    match sending {
+        Some((interval, _)) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_a_parseable_stamp() {
+        let header = Header::new(100);
+        let frame = header.frame(1_234_567, 42, 7);
+        let value: serde_json::Value = serde_json::from_str(&frame).expect("valid JSON");
+        let text = value["text"].as_str().expect("text");
+        assert_eq!(text.len(), 100);
+        let echoed = format!(
+            r#"{{"type":"message","id":9,"room":"r","author":"a","text":{},"client_id":"b42-7","sent_at":"x"}}"#,
+            serde_json::to_string(text).expect("json")
+        );
+        assert_eq!(stamp(&echoed), Some(1_234_567));
+        assert_eq!(number_after(&echoed, r#""id":"#), Some(9));
+        assert_eq!(stamp(r#"{"type":"message","id":1,"text":"hello"}"#), None);
+    }
+}
