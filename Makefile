@@ -6,7 +6,7 @@ SHELL := /bin/bash
 # Where `make run` serves; override with PARLOR_ADDR=0.0.0.0:8080 make run.
 export PARLOR_ADDR ?= 127.0.0.1:3000
 
-.PHONY: help run build dev test test-rust test-e2e tools test-tools fmt lint clean
+.PHONY: help run build dev test bench tools test-tools fmt lint clean
 
 help:
 	@echo "make run    install what is missing, build, serve on http://$(PARLOR_ADDR)"
@@ -14,6 +14,7 @@ help:
 	@echo "make dev    rebuild and reload on every change (cargo leptos watch)"
 	@echo "make test   install what is missing, run the Rust and the browser tests"
 	@echo "make lint   cargo fmt --check and clippy for the server and the WASM builds"
+	@echo "make bench  load scenarios S1-S4 and the store benchmark (tables for bench/RESULTS.md)"
 
 tools:
 	@scripts/install-tools.sh
@@ -33,6 +34,9 @@ dev: tools
 
 test: test-tools build
 	scripts/test.sh
+
+bench: test-tools build
+	bench/run.py
 
 lint:
 	cargo fmt --all -- --check
