@@ -91,7 +91,7 @@ class Servers:
                 port = free_port()
                 self.procs.append(subprocess.Popen(
                     [PARLOR, "serve", "--addr", f"127.0.0.1:{port}", "--database", database,
-                     "--log", "warn",
+                     "--log", "warn", "--allow-guests", "--message-rate", "0",
                      "--mailbox-capacity", "1024", *extra],
                     cwd=ROOT, env=env))
                 self.urls.append(f"http://127.0.0.1:{port}")

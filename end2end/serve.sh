@@ -16,5 +16,7 @@ exec ./target/release/parlor serve \
   --addr "127.0.0.1:$port" \
   --database "$here/.data/e2e.db" \
   --log "${PARLOR_E2E_LOG:-warn}" \
+  --allow-guests \
+  --auth-per-minute 600 \
   "${redis[@]}" \
   "$@"

@@ -8,6 +8,7 @@ use crate::{
     error::AppError,
     pages::RoomPageData,
     protocol::{ChatMessage, RoomSummary, Viewer},
+    server_fns::SessionInfo,
 };
 use http::request::Parts;
 use std::sync::Arc;
@@ -17,8 +18,34 @@ use std::sync::Arc;
 /// behind the trait parse them, exactly as they do for the REST API.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// Who the session belongs to, if anyone.
-    async fn viewer(&self, req: &Parts) -> Result<Option<Viewer>, AppError>;
+    /// Who the session belongs to, if anyone, and what a visitor may do.
+    async fn session(&self, req: &Parts) -> Result<SessionInfo, AppError>;
+
+    /// Creates an account and logs the session into it.
+    async fn sign_up(
+        &self,
+        req: &Parts,
+        username: &str,
+        password: &str,
+    ) -> Result<Viewer, AppError>;
+
+    /// Logs the session into an account.
+    async fn log_in(&self, req: &Parts, username: &str, password: &str)
+        -> Result<Viewer, AppError>;
+
+    /// Ends the session.
+    async fn log_out(&self, req: &Parts) -> Result<(), AppError>;
+
+    /// Renames a room (owner only).
+    async fn rename_room(
+        &self,
+        req: &Parts,
+        slug: &str,
+        title: &str,
+    ) -> Result<RoomSummary, AppError>;
+
+    /// Deletes a room (owner only).
+    async fn delete_room(&self, req: &Parts, slug: &str) -> Result<(), AppError>;
 
     /// Every room, for the home page.
     async fn list_rooms(&self) -> Result<Vec<RoomSummary>, AppError>;
@@ -91,7 +118,8 @@ fn status_of(error: &AppError) -> http::StatusCode {
         AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::LoginRequired => StatusCode::UNAUTHORIZED,
+        AppError::LoginRequired | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         AppError::Transport(_) => StatusCode::BAD_REQUEST,

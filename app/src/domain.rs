@@ -37,6 +37,12 @@ pub const MAX_TITLE_CHARS: usize = 80;
 pub const MAX_NAME_CHARS: usize = 32;
 /// Longest idempotency key.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
+/// Shortest and longest username, in characters.
+pub const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=32;
+/// Shortest password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password, in bytes: bounds the cost of hashing what a client sends.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// A room's URL name: `[a-z0-9-]{1,48}`. Lower-case only so `/rooms/Lobby` and `/rooms/lobby`
 /// can never be two rooms.
@@ -155,6 +161,84 @@ impl MessageText {
     }
 }
 
+/// An account name: 3–32 letters (any script, Hangul included), digits, `_`, `.` or `-`.
+/// Names are unique without regard to case: [`Username::key`] is what uniqueness uses.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Username(String);
+
+impl Username {
+    /// Checks length and characters (no trimming: a name with spaces is a typo to report).
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let chars = raw.chars().count();
+        if !USERNAME_CHARS.contains(&chars) {
+            return Err(Invalid::new(
+                "username",
+                format!(
+                    "A username is {} to {} characters long.",
+                    USERNAME_CHARS.start(),
+                    USERNAME_CHARS.end()
+                ),
+            ));
+        }
+        if let Some(bad) = raw
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        {
+            return Err(Invalid::new(
+                "username",
+                format!("A username may contain letters, digits, '_', '.' and '-', not {bad:?}."),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The name as typed (shown next to messages).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-insensitive key that must be unique (Unicode lower case, so `Ann`, `ANN`
+    /// and `ann` are one account).
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A password as typed: at least 8 characters, at most 1 KiB. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Checks length only: any character is allowed, and nothing is trimmed.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(Invalid::new(
+                "password",
+                format!("A password is at least {MIN_PASSWORD_CHARS} characters long."),
+            ));
+        }
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return Err(Invalid::new(
+                "password",
+                format!("A password is at most {MAX_PASSWORD_BYTES} bytes long."),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The password, for hashing and verifying only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
 /// A client-chosen idempotency key: 1–64 visible ASCII characters (a UUID fits).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -235,7 +319,14 @@ macro_rules! string_newtype_impls {
         }
     )*};
 }
-string_newtype_impls!(RoomSlug, RoomTitle, DisplayName, MessageText, ClientId);
+string_newtype_impls!(
+    RoomSlug,
+    RoomTitle,
+    DisplayName,
+    MessageText,
+    ClientId,
+    Username
+);
 
 #[cfg(test)]
 mod tests {
@@ -303,6 +394,39 @@ mod tests {
         assert!(ClientId::parse("").is_err());
         assert!(ClientId::parse("has space").is_err());
         assert!(ClientId::parse(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn usernames_allow_any_letters_and_a_few_marks() {
+        for good in ["ann", "민수_01", "ｔａｒｏ", "jean-luc.p", "Ω_mega", "abc"] {
+            assert!(Username::parse(good).is_ok(), "{good:?} should be accepted");
+        }
+        for bad in [
+            "ab",
+            "with space",
+            "semi;colon",
+            "emoji🙂x",
+            &"x".repeat(33),
+            "<img>",
+        ] {
+            assert!(Username::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        let mixed = Username::parse("Ann.B").expect("valid");
+        assert_eq!(mixed.key(), "ann.b");
+        assert_eq!(Username::parse("ÄNN").expect("valid").key(), "änn");
+    }
+
+    #[test]
+    fn passwords_have_a_floor_and_a_ceiling_and_stay_secret() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(
+            Password::parse("비밀번호비밀번호").is_ok(),
+            "eight characters"
+        );
+        assert!(Password::parse(&"x".repeat(1025)).is_err());
+        let password = Password::parse("hunter2hunter2").expect("valid");
+        assert!(!format!("{password:?}").contains("hunter2"));
     }
 
     #[test]

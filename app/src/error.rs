@@ -31,8 +31,17 @@ pub enum AppError {
     #[error("{0}")]
     NotFound(String),
     /// The action needs an identity first.
-    #[error("Pick a display name first.")]
+    #[error("Log in first.")]
     LoginRequired,
+    /// Wrong username or password.
+    #[error("Wrong username or password.")]
+    InvalidCredentials,
+    /// Too many attempts.
+    #[error("Too many attempts; try again in {retry_after} s.")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// The identity may not do this.
     #[error("{0}")]
     Forbidden(String),

@@ -25,6 +25,8 @@ pub mod server_fns;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
+#[cfg(feature = "ssr")]
+pub mod security;
 
 use identity::{IdentityBar, ViewerContext};
 use leptos::prelude::*;
@@ -33,7 +35,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{HomePage, NotFound, RoomPage};
+use pages::{HomePage, LoginPage, NotFound, RoomPage, SignupPage};
 
 /// Whether the page has hydrated: false on the server and during hydration, true after.
 /// Components that must render identically on both sides (e.g. times in the reader's zone)
@@ -43,6 +45,8 @@ pub struct Hydrated(pub RwSignal<bool>);
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    security::set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -71,27 +75,45 @@ pub fn App() -> impl IntoView {
     // Effects run only in the browser, after hydration: this marks the page live (tests wait
     // for `data-hydrated` before typing).
     Effect::new(move |_| hydrated.set(true));
-    ViewerContext::provide();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/parlor.css"/>
         <Title text="Parlor"/>
         <Router>
-            <div class="app" data-hydrated=move || hydrated.get().then_some("true")>
-                <header class="site-header">
-                    <a href="/" class="brand">"Parlor"</a>
-                    <IdentityBar/>
-                </header>
-                <main>
-                    // Async SSR: the HTML carries the data (room list, history) so the page
-                    // is complete without JavaScript.
-                    <Routes fallback=|| view! { <NotFound/> }>
-                        <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                        <Route path=path!("/rooms/:slug") view=RoomPage ssr=SsrMode::Async/>
-                    </Routes>
-                </main>
-            </div>
+            <Layout hydrated/>
         </Router>
+    }
+}
+
+/// Header and routes. Inside the router, so the session's actions can pick up an error the
+/// server put in the URL after a plain (no-JavaScript) form post.
+#[component]
+fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
+    // `<Routes>` does this for actions created in pages; the header's actions (log in, log
+    // out, guest name) are created before it, so they need it here.
+    let query = leptos_router::hooks::use_query_map();
+    let failed = query.with_untracked(|q| q.get("__path").zip(q.get("__err")));
+    if let Some((path, error)) = failed {
+        provide_context(leptos::server::ServerActionError::new(&path, &error));
+    }
+    ViewerContext::provide();
+    view! {
+        <div class="app" data-hydrated=move || hydrated.get().then_some("true")>
+            <header class="site-header">
+                <a href="/" class="brand">"Parlor"</a>
+                <IdentityBar/>
+            </header>
+            <main>
+                // Async SSR: the HTML carries the data (room list, history) so the page is
+                // complete without JavaScript.
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/rooms/:slug") view=RoomPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </div>
     }
 }
 

@@ -30,10 +30,18 @@ pub enum ServerFrame {
     Message(ChatMessage),
     /// Something the client sent was refused; the connection stays open unless it says so.
     Error(ErrorBody),
-    /// The room was deleted by its owner; the server closes the socket right after this frame.
+    /// The room was deleted by its owner; the server closes the socket right after this frame
+    /// (close code [`close_codes::ROOM_DELETED`]).
     RoomDeleted {
         /// The slug of the deleted room.
         room: String,
+    },
+    /// The owner renamed the room.
+    RoomRenamed {
+        /// The room's slug (unchanged).
+        room: String,
+        /// The new title.
+        title: String,
     },
 }
 
@@ -103,6 +111,8 @@ pub mod codes {
     pub const LOGIN_REQUIRED: &str = "login_required";
     /// A credential (API token) is missing or wrong.
     pub const UNAUTHORIZED: &str = "unauthorized";
+    /// Wrong username or password.
+    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
     /// The identity is known but may not do this.
     pub const FORBIDDEN: &str = "forbidden";
     /// No such room (or other resource).
@@ -130,6 +140,8 @@ pub mod close_codes {
     pub const GOING_AWAY: u16 = 1001;
     /// The room was deleted: do not reconnect (application range 4000–4999, like HTTP 410).
     pub const ROOM_DELETED: u16 = 4410;
+    /// The client kept sending after being told to slow down (RFC 6455 "policy violation").
+    pub const POLICY: u16 = 1008;
 }
 
 /// A room as listed by `GET /api/rooms` and on the home page.
@@ -143,6 +155,9 @@ pub struct RoomSummary {
     pub message_count: i64,
     /// When the last message was sent (RFC 3339), if any.
     pub last_message_at: Option<String>,
+    /// The user id of the room's owner (who may rename or delete it), if known.
+    #[serde(default)]
+    pub owner_id: Option<i64>,
 }
 
 /// `POST /api/rooms` body.
@@ -151,6 +166,30 @@ pub struct CreateRoomRequest {
     /// The wanted slug.
     pub slug: String,
     /// The wanted title.
+    pub title: String,
+}
+
+/// `POST /api/signup` and `POST /api/login` body.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The account name.
+    pub username: String,
+    /// The password (never logged: `Debug` hides it).
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `PATCH /api/rooms/{slug}` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenameRoomRequest {
+    /// The new title.
     pub title: String,
 }
 

@@ -9,20 +9,115 @@ use crate::{
     protocol::{ChatMessage, RoomSummary, Viewer},
 };
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// How many messages a room page renders on the server.
 pub const HISTORY_ON_PAGE: u32 = 50;
 
-/// Who is browsing, for the header and the composer.
-#[server(prefix = "/fn", endpoint = "viewer")]
-pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
+/// Who is browsing and what a visitor may do: the header and the composer read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session's identity (`None` = anonymous).
+    pub viewer: Option<Viewer>,
+    /// Whether visitors may chat under a display name without an account.
+    pub guests_allowed: bool,
+}
+
+/// The session, for the header and the composer.
+#[server(prefix = "/fn", endpoint = "session")]
+pub async fn get_session() -> Result<SessionInfo, AppError> {
     crate::backend::respond(
         async {
             let (backend, parts) = crate::backend::request()?;
-            backend.viewer(&parts).await
+            backend.session(&parts).await
         }
         .await,
     )
+}
+
+/// Creates an account, logs in, and goes to `next` (a local path) or home.
+#[server(prefix = "/fn", endpoint = "signup")]
+pub async fn sign_up(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<Viewer, AppError> {
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            let viewer = backend.sign_up(&parts, &username, &password).await?;
+            leptos_axum::redirect(local_path(next.as_deref()));
+            Ok(viewer)
+        }
+        .await,
+    )
+}
+
+/// Logs in, and goes to `next` (a local path) or home.
+#[server(prefix = "/fn", endpoint = "login")]
+pub async fn log_in(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<Viewer, AppError> {
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            let viewer = backend.log_in(&parts, &username, &password).await?;
+            leptos_axum::redirect(local_path(next.as_deref()));
+            Ok(viewer)
+        }
+        .await,
+    )
+}
+
+/// Logs out (the page stays where it is).
+#[server(prefix = "/fn", endpoint = "logout")]
+pub async fn log_out() -> Result<(), AppError> {
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            backend.log_out(&parts).await
+        }
+        .await,
+    )
+}
+
+/// Renames a room (owner only).
+#[server(prefix = "/fn", endpoint = "rename_room")]
+pub async fn rename_room(slug: String, title: String) -> Result<RoomSummary, AppError> {
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            backend.rename_room(&parts, &slug, &title).await
+        }
+        .await,
+    )
+}
+
+/// Deletes a room (owner only), then goes back to the room list.
+#[server(prefix = "/fn", endpoint = "delete_room")]
+pub async fn delete_room(slug: String) -> Result<(), AppError> {
+    crate::backend::respond(
+        async {
+            let (backend, parts) = crate::backend::request()?;
+            backend.delete_room(&parts, &slug).await?;
+            leptos_axum::redirect("/?notice=room-deleted");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Where to go after logging in: a path on this site, never another site (`//evil`,
+/// `https://…`), so the `next` parameter cannot be used to send users elsewhere.
+pub fn local_path(next: Option<&str>) -> &str {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
+        _ => "/",
+    }
 }
 
 /// The room list on the home page.

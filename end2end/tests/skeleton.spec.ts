@@ -31,6 +31,10 @@ test.describe('without JavaScript', () => {
   test('the create-room form works and explains a bad slug', async ({ page }) => {
     const slug = uniqueSlug('form-nojs');
     await page.goto('/');
+    await expect(page.getByText('to create a room')).toBeVisible();
+    await page.getByLabel('Display name').fill('Form maker');
+    await page.getByRole('button', { name: 'Join' }).click();
+    await expect(page.locator('.viewer-name')).toHaveText('Form maker');
     await page.getByLabel('Slug').fill('Not A Slug!');
     await page.getByLabel('Title').fill('Whatever');
     await page.getByRole('button', { name: 'Create room' }).click();
@@ -47,7 +51,7 @@ test.describe('without JavaScript', () => {
     const slug = uniqueSlug('post-nojs');
     await createRoom(request, slug, 'Plain forms');
     await page.goto(`/rooms/${slug}`);
-    await expect(page.getByText('Pick a display name')).toBeVisible();
+    await expect(page.getByText('pick a display name above')).toBeVisible();
     await page.getByLabel('Display name').fill('No Script');
     await page.getByRole('button', { name: 'Join' }).click();
     await expect(page.locator('.viewer-name')).toHaveText('No Script');
@@ -73,6 +77,7 @@ test('create a room through the form, with a clear message for a duplicate', asy
   const slug = uniqueSlug('form');
   await page.goto('/');
   await waitForHydration(page);
+  await pickName(page, 'Room maker');
   await page.getByLabel('Slug').fill(slug);
   await page.getByLabel('Title').fill('Made by the form');
   await page.getByRole('button', { name: 'Create room' }).click();

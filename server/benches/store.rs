@@ -35,8 +35,9 @@ async fn run(senders: usize, total: usize) {
     let author = Identity::from(user);
     let rooms: Vec<_> = futures::future::join_all((0..8).map(|i| {
         let chat = chat.clone();
+        let author = author.clone();
         async move {
-            chat.create_room(None, &format!("store-{i}"), "Store bench")
+            chat.create_room(&author, &format!("store-{i}"), "Store bench")
                 .await
                 .expect("room")
         }

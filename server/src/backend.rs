@@ -1,49 +1,98 @@
 //! The server's implementation of the UI's port (`app::backend::Backend`): server functions
-//! reach the same chat service and session code as the REST API.
+//! reach the same chat service, session code and limits as the REST API.
 
 use crate::{
-    auth::{self, Identity},
-    chat::{ChatError, ChatService},
-    store::Store,
+    auth::{self, AuthError, Identity},
+    chat::ChatError,
+    error::ApiError,
+    state::AppState,
 };
 use app::{
     backend::Backend,
-    domain::DisplayName,
+    domain::{DisplayName, Password, Username},
     error::AppError,
     pages::RoomPageData,
     protocol::{ChatMessage, RoomSummary, Viewer},
+    server_fns::SessionInfo,
 };
 use axum::http::request::Parts;
 use tower_sessions::Session;
 
 /// Server functions' view of the services.
 pub struct ServerBackend {
-    chat: ChatService,
-    store: Store,
+    state: AppState,
 }
 
 impl ServerBackend {
-    /// A backend over these services.
-    pub fn new(chat: ChatService, store: Store) -> Self {
-        Self { chat, store }
+    /// A backend over the application's services.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
     }
 
     async fn identity(&self, req: &Parts) -> Result<Option<Identity>, AppError> {
         let session = session_of(req)?;
-        auth::identity(&session, &self.store)
+        auth::identity(&session, &self.state.store)
             .await
             .map_err(internal)
+    }
+
+    async fn require_identity(&self, req: &Parts) -> Result<Identity, AppError> {
+        self.identity(req).await?.ok_or(AppError::LoginRequired)
     }
 }
 
 #[async_trait::async_trait]
 impl Backend for ServerBackend {
-    async fn viewer(&self, req: &Parts) -> Result<Option<Viewer>, AppError> {
-        Ok(self.identity(req).await?.map(|i| i.viewer()))
+    async fn session(&self, req: &Parts) -> Result<SessionInfo, AppError> {
+        Ok(SessionInfo {
+            viewer: self.identity(req).await?.map(|i| i.viewer()),
+            guests_allowed: self.state.allow_guests,
+        })
+    }
+
+    async fn sign_up(
+        &self,
+        req: &Parts,
+        username: &str,
+        password: &str,
+    ) -> Result<Viewer, AppError> {
+        let username = Username::parse(username)?;
+        let password = Password::parse(password)?;
+        let session = session_of(req)?;
+        let identity = auth::sign_up(&session, &self.state.store, &username, &password)
+            .await
+            .map_err(auth_error)?;
+        Ok(identity.viewer())
+    }
+
+    async fn log_in(
+        &self,
+        req: &Parts,
+        username: &str,
+        password: &str,
+    ) -> Result<Viewer, AppError> {
+        let (Ok(username), Ok(password)) = (Username::parse(username), Password::parse(password))
+        else {
+            return Err(AppError::InvalidCredentials);
+        };
+        self.state
+            .limits
+            .login_attempt(&username.key())
+            .map_err(api_error)?;
+        let session = session_of(req)?;
+        let identity = auth::log_in(&session, &self.state.store, &username, &password)
+            .await
+            .map_err(auth_error)?;
+        Ok(identity.viewer())
+    }
+
+    async fn log_out(&self, req: &Parts) -> Result<(), AppError> {
+        let session = session_of(req)?;
+        auth::log_out(&session).await.map_err(auth_error)
     }
 
     async fn list_rooms(&self) -> Result<Vec<RoomSummary>, AppError> {
-        Ok(self.chat.list_rooms().await?)
+        Ok(self.state.chat.list_rooms().await?)
     }
 
     async fn create_room(
@@ -52,24 +101,51 @@ impl Backend for ServerBackend {
         slug: &str,
         title: &str,
     ) -> Result<RoomSummary, AppError> {
-        let owner = self.identity(req).await?;
-        let room = self.chat.create_room(owner.as_ref(), slug, title).await?;
-        Ok(self.chat.summary(&room).await?)
+        let owner = self.require_identity(req).await?;
+        let room = self.state.chat.create_room(&owner, slug, title).await?;
+        Ok(self.state.chat.summary(&room).await?)
+    }
+
+    async fn rename_room(
+        &self,
+        req: &Parts,
+        slug: &str,
+        title: &str,
+    ) -> Result<RoomSummary, AppError> {
+        let by = self.require_identity(req).await?;
+        let room = self.state.chat.rename_room(&by, slug, title).await?;
+        Ok(self.state.chat.summary(&room).await?)
+    }
+
+    async fn delete_room(&self, req: &Parts, slug: &str) -> Result<(), AppError> {
+        let by = self.require_identity(req).await?;
+        Ok(self.state.chat.delete_room(&by, slug).await?)
     }
 
     async fn room_page(&self, slug: &str, limit: u32) -> Result<RoomPageData, AppError> {
-        let room = self.chat.room(slug).await?;
-        let messages = self.chat.history(&room, None, limit).await?;
-        let room = self.chat.summary(&room).await?;
+        let chat = &self.state.chat;
+        let room = chat.room(slug).await?;
+        let messages = chat.history(&room, None, limit).await?;
+        let room = chat.summary(&room).await?;
         Ok(RoomPageData { room, messages })
     }
 
     async fn start_guest(&self, req: &Parts, name: &str) -> Result<Viewer, AppError> {
+        if !self.state.allow_guests {
+            return Err(AppError::Forbidden(
+                "Guests are not allowed here: sign up or log in.".to_owned(),
+            ));
+        }
+        if self.identity(req).await?.is_some_and(|i| !i.guest) {
+            return Err(AppError::Forbidden(
+                "You are logged in to an account; log out to chat as a guest.".to_owned(),
+            ));
+        }
         let name = DisplayName::parse(name)?;
         let session = session_of(req)?;
-        let identity = auth::start_guest(&session, &self.store, &name)
+        let identity = auth::start_guest(&session, &self.state.store, &name)
             .await
-            .map_err(internal)?;
+            .map_err(auth_error)?;
         Ok(identity.viewer())
     }
 
@@ -80,13 +156,14 @@ impl Backend for ServerBackend {
         text: &str,
         client_id: Option<&str>,
     ) -> Result<ChatMessage, AppError> {
-        let author = self.identity(req).await?.ok_or(AppError::LoginRequired)?;
-        let room = self.chat.room(slug).await?;
-        Ok(self
-            .chat
-            .send(&author, &room, text, client_id)
-            .await?
-            .message)
+        let author = self.require_identity(req).await?;
+        self.state
+            .limits
+            .http_message(author.user_id)
+            .map_err(api_error)?;
+        let chat = &self.state.chat;
+        let room = chat.room(slug).await?;
+        Ok(chat.send(&author, &room, text, client_id).await?.message)
     }
 }
 
@@ -103,6 +180,24 @@ impl From<ChatError> for AppError {
             ChatError::Forbidden(message) => AppError::Forbidden(message.to_owned()),
             ChatError::Store(_) | ChatError::Layer(_) | ChatError::WriterGone => internal(error),
         }
+    }
+}
+
+fn auth_error(error: AuthError) -> AppError {
+    match error {
+        AuthError::UsernameTaken(_) => AppError::Conflict {
+            field: "username".to_owned(),
+            message: error.to_string(),
+        },
+        AuthError::InvalidCredentials => AppError::InvalidCredentials,
+        other => internal(other),
+    }
+}
+
+fn api_error(error: ApiError) -> AppError {
+    match error {
+        ApiError::RateLimited { retry_after } => AppError::RateLimited { retry_after },
+        other => internal(other),
     }
 }
 

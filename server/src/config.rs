@@ -105,6 +105,32 @@ pub struct ServeArgs {
     /// it the admin API is off. Prefer the environment variable: flags show in `ps`.
     #[arg(long, env = "PARLOR_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Let visitors post under a display name without an account (demos, load tests).
+    #[arg(long, env = "PARLOR_ALLOW_GUESTS")]
+    pub allow_guests: bool,
+    /// The address users type, e.g. `https://chat.example.com`: an https URL makes the
+    /// session cookie `Secure`, and the origin is allowed for WebSockets and posts.
+    #[arg(long, env = "PARLOR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Days a session lasts without use (every use extends it).
+    #[arg(long, env = "PARLOR_SESSION_DAYS", default_value_t = 14)]
+    pub session_days: u32,
+    /// Log-in and sign-up attempts allowed per minute per client IP (0: no limit).
+    #[arg(long, env = "PARLOR_AUTH_PER_MINUTE", default_value_t = 10)]
+    pub auth_per_minute: u32,
+    /// Log-in attempts allowed per minute per account (0: no limit).
+    #[arg(long, env = "PARLOR_LOGIN_PER_ACCOUNT_PER_MINUTE", default_value_t = 5)]
+    pub login_per_account_per_minute: u32,
+    /// Messages per second a user may send on one connection (0: no limit).
+    #[arg(long, env = "PARLOR_MESSAGE_RATE", default_value_t = 5)]
+    pub message_rate: u32,
+    /// Messages a user may send at once before `--message-rate` applies.
+    #[arg(long, env = "PARLOR_MESSAGE_BURST", default_value_t = 20)]
+    pub message_burst: u32,
+    /// Take the client IP (for rate limits) from the last `X-Forwarded-For` entry: only
+    /// behind a reverse proxy that sets it.
+    #[arg(long, env = "PARLOR_TRUST_PROXY")]
+    pub trust_proxy: bool,
 }
 
 impl Default for ServeArgs {
@@ -117,6 +143,14 @@ impl Default for ServeArgs {
             redis: None,
             redis_prefix: "parlor".to_owned(),
             admin_token: None,
+            allow_guests: false,
+            public_url: None,
+            session_days: 14,
+            auth_per_minute: 10,
+            login_per_account_per_minute: 5,
+            message_rate: 5,
+            message_burst: 20,
+            trust_proxy: false,
         }
     }
 }

@@ -18,8 +18,17 @@ pub enum ApiError {
     #[error(transparent)]
     Chat(#[from] ChatError),
     /// The request needs an identity.
-    #[error("Pick a display name first (POST /api/session/guest).")]
+    #[error("Log in first.")]
     LoginRequired,
+    /// Wrong username or password.
+    #[error("Wrong username or password.")]
+    InvalidCredentials,
+    /// Something with that name exists already.
+    #[error("{0}")]
+    Conflict(String),
+    /// The identity may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// A credential (the admin token) is missing or wrong.
     #[error("Missing or wrong credentials.")]
     Unauthorized,
@@ -68,6 +77,9 @@ impl ApiError {
                 (status, chat.code())
             }
             ApiError::LoginRequired => (StatusCode::UNAUTHORIZED, codes::LOGIN_REQUIRED),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, codes::INVALID_CREDENTIALS),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, codes::CONFLICT),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, codes::FORBIDDEN),
             ApiError::BadOrigin => (StatusCode::FORBIDDEN, codes::BAD_ORIGIN),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_FRAME),
@@ -118,6 +130,11 @@ impl IntoResponse for ApiError {
 
 impl From<crate::auth::AuthError> for ApiError {
     fn from(error: crate::auth::AuthError) -> Self {
-        ApiError::internal(error)
+        use crate::auth::AuthError;
+        match error {
+            AuthError::UsernameTaken(_) => ApiError::Conflict(error.to_string()),
+            AuthError::InvalidCredentials => ApiError::InvalidCredentials,
+            other => ApiError::internal(other),
+        }
     }
 }

@@ -24,6 +24,7 @@ pub mod chat;
 pub mod config;
 pub mod error;
 pub mod layer;
+pub mod limits;
 pub mod origin;
 pub mod routes;
 pub mod state;
@@ -56,18 +57,8 @@ const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 pub struct Settings {
     /// The SQLite file.
     pub database: PathBuf,
-    /// Extra allowed origins.
-    pub allowed_origins: Vec<String>,
-    /// Channel mailbox size.
-    pub mailbox_capacity: usize,
-    /// Most WebSocket connections at once.
-    pub max_connections: usize,
-    /// Redis URL for the channel layer (`None`: in-memory, one process).
-    pub redis: Option<String>,
-    /// Prefix of the Redis topics.
-    pub redis_prefix: String,
-    /// Bearer token of the admin API (`None`: the admin API is off).
-    pub admin_token: Option<String>,
+    /// The `serve` flags (limits, Redis, origins, guests, sessions, …).
+    pub serve: config::ServeArgs,
     /// Leptos' site settings.
     pub leptos: LeptosOptions,
 }
@@ -75,17 +66,30 @@ pub struct Settings {
 impl Settings {
     /// Defaults around a database path (tests, tools).
     pub fn new(database: PathBuf) -> Self {
-        let defaults = config::ServeArgs::default();
         Self {
             database,
-            allowed_origins: defaults.allowed_origins,
-            mailbox_capacity: defaults.mailbox_capacity,
-            max_connections: defaults.max_connections,
-            redis: defaults.redis,
-            redis_prefix: defaults.redis_prefix,
-            admin_token: defaults.admin_token,
+            serve: config::ServeArgs::default(),
             leptos: leptos_options(),
         }
+    }
+
+    /// The rate limits these flags ask for.
+    pub fn limits(&self) -> limits::LimitSettings {
+        limits::LimitSettings {
+            auth_per_minute: self.serve.auth_per_minute,
+            login_per_account_per_minute: self.serve.login_per_account_per_minute,
+            message_rate: self.serve.message_rate,
+            message_burst: self.serve.message_burst,
+        }
+    }
+
+    /// Origins allowed besides the request's own: `--allowed-origin` and `--public-url`.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        let mut origins = self.serve.allowed_origins.clone();
+        if let Some(public) = &self.serve.public_url {
+            origins.push(public.trim_end_matches('/').to_owned());
+        }
+        origins
     }
 }
 
@@ -156,14 +160,26 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<RunningS
 
 /// The in-memory layer, or the Redis layer when a Redis URL is configured.
 pub fn channel_layer(settings: &Settings) -> Result<Arc<dyn ChannelLayer>, layer::LayerError> {
-    Ok(match &settings.redis {
+    let serve = &settings.serve;
+    Ok(match &serve.redis {
         Some(url) => Arc::new(RedisLayer::start(
             url,
-            &settings.redis_prefix,
-            settings.mailbox_capacity,
+            &serve.redis_prefix,
+            serve.mailbox_capacity,
         )?),
-        None => Arc::new(MemoryLayer::new(settings.mailbox_capacity)),
+        None => Arc::new(MemoryLayer::new(serve.mailbox_capacity)),
     })
+}
+
+/// Prunes the rate limiters' idle keys once a minute until shutdown.
+async fn forget_idle_limits(limits: Arc<limits::Limits>, mut stopping: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => limits.forget_idle(),
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+    }
 }
 
 async fn serve_with<S: SessionStore + Clone>(
@@ -174,19 +190,37 @@ async fn serve_with<S: SessionStore + Clone>(
     sessions: S,
 ) -> Result<RunningServer, StartError> {
     let chat = ChatService::start(store.clone(), layer);
-    let max_connections = u32::try_from(settings.max_connections).unwrap_or(u32::MAX);
+    let max_connections = u32::try_from(settings.serve.max_connections).unwrap_or(u32::MAX);
     let connections = Arc::new(Semaphore::new(max_connections as usize));
     let (stop, stopping) = watch::channel(false);
+    let limits = Arc::new(limits::Limits::new(settings.limits()));
+    tokio::spawn(forget_idle_limits(limits.clone(), stopping.clone()));
     let state = AppState {
         chat,
         store,
-        origins: Arc::new(OriginPolicy::new(&settings.allowed_origins)),
+        origins: Arc::new(OriginPolicy::new(&settings.allowed_origins())),
         connections: connections.clone(),
         shutdown: stopping.clone(),
-        admin_token: settings.admin_token.map(Arc::from),
-        leptos: settings.leptos,
+        admin_token: settings
+            .serve
+            .admin_token
+            .clone()
+            .filter(|token| !token.is_empty())
+            .map(Arc::from),
+        allow_guests: settings.serve.allow_guests,
+        trust_proxy: settings.serve.trust_proxy,
+        limits,
+        leptos: settings.leptos.clone(),
     };
-    let app = routes::router(state, sessions);
+    let cookies = routes::CookiePolicy {
+        secure: settings
+            .serve
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://")),
+        idle_days: settings.serve.session_days,
+    };
+    let app = routes::router(state, sessions, cookies);
     let addr = listener.local_addr()?;
     let mut stopping = stopping;
     // Small frames must leave at once: without TCP_NODELAY, Nagle's algorithm and delayed

@@ -44,20 +44,20 @@ fn init_logging(filter: &str) {
 async fn serve(global: GlobalArgs, args: ServeArgs) -> Result<(), String> {
     let leptos = leptos_options();
     let addr = args.addr.unwrap_or(leptos.site_addr);
-    let settings = Settings {
-        database: global.database.clone(),
-        allowed_origins: args.allowed_origins,
-        mailbox_capacity: args.mailbox_capacity,
-        max_connections: args.max_connections,
-        redis: args.redis,
-        redis_prefix: args.redis_prefix,
-        admin_token: args.admin_token.filter(|token| !token.is_empty()),
-        leptos,
-    };
-    let layer_name = if settings.redis.is_some() {
+    let layer_name = if args.redis.is_some() {
         "Redis channel layer"
     } else {
         "in-memory channel layer"
+    };
+    let guests = if args.allow_guests {
+        "guests allowed"
+    } else {
+        "accounts only"
+    };
+    let settings = Settings {
+        database: global.database.clone(),
+        serve: args,
+        leptos,
     };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -66,7 +66,7 @@ async fn serve(global: GlobalArgs, args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
     tracing::info!(
-        "Parlor is serving http://{} (database {}, {layer_name})",
+        "Parlor is serving http://{} (database {}, {layer_name}, {guests})",
         server.addr,
         global.database.display()
     );

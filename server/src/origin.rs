@@ -65,19 +65,37 @@ impl OriginPolicy {
     }
 }
 
+impl OriginPolicy {
+    /// Whether a state-changing request with these headers may proceed (see [`guard`]).
+    pub fn allows_unsafe_request(&self, headers: &HeaderMap) -> bool {
+        match self.check(headers) {
+            OriginCheck::Allowed => true,
+            OriginCheck::Refused => false,
+            OriginCheck::Missing => !matches!(
+                headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+                Some("cross-site" | "same-site")
+            ),
+        }
+    }
+}
+
 fn normalise(origin: &str) -> String {
     origin.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
 /// Refuses state-changing requests (anything but GET, HEAD, OPTIONS) from other origins with
-/// 403 before any handler runs. Requests without `Origin` are not from a browser page of
-/// another site and pass.
+/// 403 before any handler runs.
+///
+/// Browsers send `Origin` on every such request, same-origin ones included. Without it, a
+/// browser's `Sec-Fetch-Site` still tells a cross-site request apart; with neither header
+/// the request does not come from a browser at all (curl, bots, the CLI), cannot be a
+/// cross-site forgery, and passes.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && state.origins.check(request.headers()) == OriginCheck::Refused {
+    if !safe && !state.origins.allows_unsafe_request(request.headers()) {
         return ApiError::BadOrigin.into_response();
     }
     next.run(request).await

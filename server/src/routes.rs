@@ -16,25 +16,37 @@ use std::sync::Arc;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer, SessionStore};
 
-/// How long a session lives without use (each use extends it).
-const SESSION_IDLE_DAYS: i64 = 14;
 /// Largest request body the API accepts.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How the session cookie is set.
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    /// Only over HTTPS (`--public-url https://…`).
+    pub secure: bool,
+    /// Days without use before the session expires (each use extends it).
+    pub idle_days: u32,
+}
+
 /// Builds the application router.
-pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S) -> Router {
-    let backend: SharedBackend =
-        Arc::new(ServerBackend::new(state.chat.clone(), state.store.clone()));
+pub fn router<S: SessionStore + Clone>(
+    state: AppState,
+    sessions: S,
+    cookies: CookiePolicy,
+) -> Router {
+    let backend: SharedBackend = Arc::new(ServerBackend::new(state.clone()));
     let pages = generate_route_list(App);
     let leptos_options = state.leptos.clone();
 
+    // HttpOnly: scripts cannot read it. SameSite=Lax: other sites' forms and fetches do not
+    // carry it (links to us still do). Secure when served over HTTPS.
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("parlor_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(false)
+        .with_secure(cookies.secure)
         .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::days(SESSION_IDLE_DAYS),
+            tower_sessions::cookie::time::Duration::days(i64::from(cookies.idle_days.max(1))),
         ));
 
     let page_context = move || provide_context(backend.clone());
@@ -52,11 +64,69 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S) -> Router {
             _,
         >(page_context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), origin::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth_rate_limit,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(session_layer)
         .layer(CompressionLayer::new())
+        .layer(security_headers::nosniff())
+        .layer(security_headers::referrer_policy())
+        .layer(security_headers::frame_options())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Log-in and sign-up attempts are limited per client IP, whichever way they come: the REST
+/// API or the pages' server functions (plain forms included).
+async fn auth_rate_limit(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    const AUTH_PATHS: [&str; 4] = ["/api/login", "/api/signup", "/fn/login", "/fn/signup"];
+    if request.method() == axum::http::Method::POST && AUTH_PATHS.contains(&request.uri().path()) {
+        let (parts, body) = request.into_parts();
+        if let Err(limited) = state.limits.auth_attempt(state.client_ip(&parts)) {
+            return axum::response::IntoResponse::into_response(limited);
+        }
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    }
+    next.run(request).await
+}
+
+/// Headers every response carries. The Content-Security-Policy, which needs the page's
+/// nonce, is set on HTML pages by the shell (`app::security`).
+mod security_headers {
+    use axum::http::{header, HeaderValue};
+    use tower_http::set_header::SetResponseHeaderLayer;
+
+    /// Browsers must not guess content types (a JSON body is never run as a script).
+    pub fn nosniff() -> SetResponseHeaderLayer<HeaderValue> {
+        SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        )
+    }
+
+    /// Other sites learn our origin at most, never a room's URL.
+    pub fn referrer_policy() -> SetResponseHeaderLayer<HeaderValue> {
+        SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        )
+    }
+
+    /// No framing (clickjacking), for browsers that predate CSP's frame-ancestors.
+    pub fn frame_options() -> SetResponseHeaderLayer<HeaderValue> {
+        SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        )
+    }
 }
 
 /// `GET /healthz` (readiness): the store and the channel layer; 200 when both work, 503 when

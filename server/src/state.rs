@@ -1,6 +1,6 @@
 //! What every handler can reach.
 
-use crate::{chat::ChatService, origin::OriginPolicy, store::Store};
+use crate::{chat::ChatService, limits::Limits, origin::OriginPolicy, store::Store};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -22,8 +22,36 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The admin API's bearer token (`None`: the admin API is off).
     pub admin_token: Option<Arc<str>>,
+    /// Whether visitors may post under a display name without an account.
+    pub allow_guests: bool,
+    /// Whether the client IP comes from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_proxy: bool,
+    /// Rate limiters.
+    pub limits: Arc<Limits>,
     /// Leptos' settings (site root, output name) for rendering and static files.
     pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    /// The client's IP for rate limits: the peer address, or behind a trusted proxy the last
+    /// `X-Forwarded-For` entry (the one the proxy itself added).
+    pub fn client_ip(&self, parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
+        if self.trust_proxy {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|ip| ip.trim().parse().ok());
+            if forwarded.is_some() {
+                return forwarded;
+            }
+        }
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -215,7 +215,7 @@ async fn health_reports_store_and_layer() {
 #[tokio::test]
 async fn the_admin_api_publishes_through_the_chat_service() {
     let server = TestServer::start_with(|settings| {
-        settings.admin_token = Some("s3cret-token".to_owned());
+        settings.serve.admin_token = Some("s3cret-token".to_owned());
     })
     .await;
     let ann = server.guest("ann").await;

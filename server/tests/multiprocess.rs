@@ -199,6 +199,31 @@ async fn a_server_starts_without_redis_and_connects_when_it_appears() {
 }
 
 #[tokio::test]
+async fn deleting_a_room_kicks_its_members_on_every_process() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("shared.db");
+    let (a, b) = start_pair(&database, &redis).await;
+    let owner = Client::guest_at(&a.base(), "owner").await;
+    owner.create_room("doomed", "Doomed").await;
+    let mut on_a = Client::for_base(&a.base()).connect("doomed", None).await;
+    let mut on_b = Client::for_base(&b.base()).connect("doomed", None).await;
+
+    assert_eq!(owner.delete("/api/rooms/doomed").await.status(), 204);
+    for ws in [&mut on_a, &mut on_b] {
+        let frame = ws.next_json().await;
+        assert_eq!(frame["type"], "room_deleted");
+        assert_eq!(frame["room"], "doomed");
+        assert_eq!(ws.expect_close().await, 4410);
+    }
+    // Nobody can rejoin it.
+    let again = Client::for_base(&b.base())
+        .try_connect("doomed", None, Some(&b.base()))
+        .await;
+    assert!(again.is_err());
+}
+
+#[tokio::test]
 async fn parlor_broadcast_reaches_clients_of_every_server() {
     let redis = RedisServer::start().await;
     let dir = tempfile::tempdir().expect("temp dir");

@@ -224,6 +224,7 @@ fn apply_frame(
             None => state.notice.set(Some(error.message)),
         },
         ServerFrame::RoomDeleted { .. } => return Some(Ended::RoomDeleted),
+        ServerFrame::RoomRenamed { title, .. } => state.title.set(title),
     }
     None
 }

@@ -65,6 +65,8 @@ pub struct PendingSend {
 pub struct RoomState {
     /// The room's slug.
     pub slug: StoredValue<String>,
+    /// The room's title (the owner may rename it while we watch).
+    pub title: RwSignal<String>,
     /// Stored messages, ascending by id, without duplicates.
     pub messages: RwSignal<Vec<ChatMessage>>,
     /// The outbox.
@@ -77,9 +79,10 @@ pub struct RoomState {
 
 impl RoomState {
     /// State for a room, seeded with the server-rendered history.
-    pub fn new(slug: String, history: Vec<ChatMessage>) -> Self {
+    pub fn new(slug: String, title: String, history: Vec<ChatMessage>) -> Self {
         Self {
             slug: StoredValue::new(slug),
+            title: RwSignal::new(title),
             messages: RwSignal::new(history),
             pending: RwSignal::new(Vec::new()),
             status: RwSignal::new(ConnState::Static),

@@ -6,15 +6,24 @@
 
 use super::state::{ConnState, RoomState};
 use crate::{
-    domain::MessageText, identity::ViewerContext, pages::RoomPageData, protocol::ChatMessage,
-    server_fns::PostMessage, Hydrated,
+    domain::MessageText,
+    identity::ViewerContext,
+    pages::RoomPageData,
+    protocol::ChatMessage,
+    server_fns::{DeleteRoom, PostMessage, RenameRoom},
+    Hydrated,
 };
 use leptos::{ev::KeyboardEvent, prelude::*, server_fn::ServerFn};
 
 /// A room: header, history, live messages and the composer.
 #[component]
 pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
-    let state = RoomState::new(data.room.slug.clone(), data.messages);
+    let state = RoomState::new(
+        data.room.slug.clone(),
+        data.room.title.clone(),
+        data.messages,
+    );
+    let owner_id = data.room.owner_id;
     let outbox = Outbox {
         state,
         draft: RwSignal::new(String::new()),
@@ -48,10 +57,11 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
     view! {
         <section class="room" data-room=slug.clone()>
             <header class="room-header">
-                <h1>{data.room.title.clone()}</h1>
+                <h1>{move || state.title.get()}</h1>
                 <span class="slug">"#" {slug.clone()}</span>
                 <ConnectionBadge status=state.status/>
             </header>
+            <OwnerTools slug=slug.clone() owner_id/>
             <ol class="messages" aria-live="polite" aria-label="Chat history">
                 <For each=move || state.messages.get() key=|m| m.id let:message>
                     <MessageItem message/>
@@ -143,8 +153,15 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
     view! {
         <Show
             when=move || viewer.id().is_some()
-            fallback=|| view! {
-                <p class="login-hint">"Pick a display name (top right) to join the conversation."</p>
+            fallback=move || view! {
+                <p class="login-hint">
+                    <a href=crate::identity::login_link()>"Log in"</a>
+                    " or "
+                    <a href="/signup">"sign up"</a>
+                    " to post"
+                    {move || viewer.guests_allowed().then_some(", or pick a display name above")}
+                    "."
+                </p>
             }
         >
             <form
@@ -170,6 +187,43 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
                 ></textarea>
                 <button type="submit">"Send"</button>
             </form>
+        </Show>
+    }
+    .into_any()
+}
+
+/// Rename and delete, for the room's owner only (the server checks again).
+#[component]
+fn OwnerTools(slug: String, owner_id: Option<i64>) -> impl IntoView {
+    let viewer = expect_context::<ViewerContext>();
+    let rename = ServerAction::<RenameRoom>::new();
+    let delete = ServerAction::<DeleteRoom>::new();
+    let error = move || {
+        rename
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| delete.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
+    };
+    let is_owner = move || owner_id.is_some() && viewer.id() == owner_id;
+    let slug = StoredValue::new(slug);
+    view! {
+        <Show when=is_owner>
+            <details class="owner-tools">
+                <summary>"Room settings"</summary>
+                <ActionForm action=rename attr:class="rename-form" attr:novalidate=true>
+                    <input type="hidden" name="slug" value=slug.get_value()/>
+                    <label for="rename-title">"New title"</label>
+                    <input id="rename-title" name="title" autocomplete="off"/>
+                    <button type="submit">"Rename"</button>
+                </ActionForm>
+                <ActionForm action=delete attr:class="delete-form">
+                    <input type="hidden" name="slug" value=slug.get_value()/>
+                    <button type="submit" class="danger">"Delete room"</button>
+                </ActionForm>
+                <p class="form-error" role="alert">{error}</p>
+            </details>
         </Show>
     }
     .into_any()

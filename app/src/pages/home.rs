@@ -13,6 +13,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let create = ServerAction::<CreateRoom>::new();
+    let viewer = expect_context::<crate::identity::ViewerContext>();
     let rooms = Resource::new(move || create.version().get(), |_| list_rooms());
     let query = use_query_map();
     let notice = move || {
@@ -36,7 +37,29 @@ pub fn HomePage() -> impl IntoView {
         </section>
         <section class="create-room">
             <h2>"Create a room"</h2>
-            <CreateRoomForm action=create/>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let signed_in = viewer
+                        .resource
+                        .await
+                        .ok()
+                        .and_then(|session| session.viewer)
+                        .is_some();
+                    if signed_in {
+                        view! { <CreateRoomForm action=create/> }.into_any()
+                    } else {
+                        view! {
+                            <p class="login-hint">
+                                <a href=crate::identity::login_link()>"Log in"</a>
+                                " or "
+                                <a href="/signup">"sign up"</a>
+                                " to create a room."
+                            </p>
+                        }
+                        .into_any()
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

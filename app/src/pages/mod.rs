@@ -1,9 +1,11 @@
 //! One module per route.
 
+mod account;
 mod home;
 mod not_found;
 mod room;
 
+pub use account::{LoginPage, SignupPage};
 pub use home::HomePage;
 pub use not_found::NotFound;
 pub use room::RoomPage;

@@ -6,6 +6,19 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+/// Text for `<Title>`. leptos_meta 0.8 writes the server-rendered `<title>` without escaping
+/// it, so a room named `</title><script>…` would end the element early: escape on the server.
+/// In the browser the same component sets `document.title`, which takes plain text.
+fn title_text(text: &str) -> String {
+    if cfg!(feature = "ssr") {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// The room page. Unknown rooms render the 404 page with a 404 status.
 #[component]
 pub fn RoomPage() -> impl IntoView {
@@ -17,7 +30,7 @@ pub fn RoomPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(data) => view! {
-                        <Title text=format!("{} — Parlor", data.room.title)/>
+                        <Title text=title_text(&format!("{} — Parlor", data.room.title))/>
                         <ChatRoom data/>
                     }
                     .into_any(),

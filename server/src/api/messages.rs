@@ -55,6 +55,7 @@ async fn send(
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<SendRequest>,
 ) -> Result<(StatusCode, Json<ChatMessage>), ApiError> {
+    state.limits.http_message(identity.user_id)?;
     let room = state.chat.room(&slug).await?;
     let sent = state
         .chat

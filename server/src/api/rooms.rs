@@ -1,12 +1,8 @@
 //! `/api/rooms`: list, create, show, delete.
 
 use super::ApiJson;
-use crate::{
-    auth::{MaybeIdentity, RequireIdentity},
-    error::ApiError,
-    state::AppState,
-};
-use app::protocol::{CreateRoomRequest, RoomSummary};
+use crate::{auth::RequireIdentity, error::ApiError, state::AppState};
+use app::protocol::{CreateRoomRequest, RenameRoomRequest, RoomSummary};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -17,21 +13,22 @@ use axum::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/rooms", get(list).post(create))
-        .route("/api/rooms/{slug}", get(show).delete(delete))
+        .route("/api/rooms/{slug}", get(show).patch(rename).delete(delete))
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<RoomSummary>>, ApiError> {
     Ok(Json(state.chat.list_rooms().await?))
 }
 
+/// Creates a room owned by the caller (an account, or a guest where guests are allowed).
 async fn create(
     State(state): State<AppState>,
-    MaybeIdentity(identity): MaybeIdentity,
+    RequireIdentity(identity): RequireIdentity,
     ApiJson(body): ApiJson<CreateRoomRequest>,
 ) -> Result<(StatusCode, Json<RoomSummary>), ApiError> {
     let room = state
         .chat
-        .create_room(identity.as_ref(), &body.slug, &body.title)
+        .create_room(&identity, &body.slug, &body.title)
         .await?;
     Ok((StatusCode::CREATED, Json(state.chat.summary(&room).await?)))
 }
@@ -44,6 +41,22 @@ async fn show(
     Ok(Json(state.chat.summary(&room).await?))
 }
 
+/// Renames a room (owner only); members see a `room_renamed` event.
+async fn rename(
+    State(state): State<AppState>,
+    RequireIdentity(identity): RequireIdentity,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<RenameRoomRequest>,
+) -> Result<Json<RoomSummary>, ApiError> {
+    let room = state
+        .chat
+        .rename_room(&identity, &slug, &body.title)
+        .await?;
+    Ok(Json(state.chat.summary(&room).await?))
+}
+
+/// Deletes a room (owner only): members in every process get `room_deleted` and are
+/// disconnected with close code 4410.
 async fn delete(
     State(state): State<AppState>,
     RequireIdentity(identity): RequireIdentity,

@@ -1,14 +1,16 @@
-//! `/api/me`, `/api/session/guest`, `/api/logout`: who the session belongs to.
+//! `/api/signup`, `/api/login`, `/api/logout`, `/api/me`, `/api/session/guest`: who the
+//! session belongs to.
 
 use super::ApiJson;
 use crate::{
     auth::{self, MaybeIdentity},
+    chat::ChatError,
     error::ApiError,
     state::AppState,
 };
 use app::{
-    domain::DisplayName,
-    protocol::{GuestRequest, Viewer},
+    domain::{DisplayName, Password, Username},
+    protocol::{Credentials, GuestRequest, Viewer},
 };
 use axum::{
     extract::State,
@@ -21,8 +23,10 @@ use tower_sessions::Session;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/me", get(me))
+        .route("/api/signup", post(sign_up))
+        .route("/api/login", post(log_in))
+        .route("/api/logout", post(log_out))
         .route("/api/session/guest", post(guest))
-        .route("/api/logout", post(logout))
 }
 
 /// The session's identity, or 401 `login_required`.
@@ -32,19 +36,61 @@ async fn me(MaybeIdentity(identity): MaybeIdentity) -> Result<Json<Viewer>, ApiE
         .ok_or(ApiError::LoginRequired)
 }
 
-/// Gives the session a guest identity with this display name (or renames the guest).
-async fn guest(
+/// Creates an account and logs in: 201, or 409 when the name is taken (in any case).
+async fn sign_up(
     State(state): State<AppState>,
     session: Session,
-    ApiJson(body): ApiJson<GuestRequest>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<(StatusCode, Json<Viewer>), ApiError> {
+    let username = Username::parse(&body.username).map_err(ChatError::from)?;
+    let password = Password::parse(&body.password).map_err(ChatError::from)?;
+    let identity = auth::sign_up(&session, &state.store, &username, &password).await?;
+    Ok((StatusCode::CREATED, Json(identity.viewer())))
+}
+
+/// Logs in: 200, 401 `invalid_credentials`, or 429 after too many attempts (per IP and per
+/// account).
+async fn log_in(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Viewer>, ApiError> {
-    let name = DisplayName::parse(&body.name).map_err(crate::chat::ChatError::from)?;
-    let identity = auth::start_guest(&session, &state.store, &name).await?;
+    // A malformed name or password cannot match any account: same answer as a wrong one.
+    let (Ok(username), Ok(password)) = (
+        Username::parse(&body.username),
+        Password::parse(&body.password),
+    ) else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    state.limits.login_attempt(&username.key())?;
+    let identity = auth::log_in(&session, &state.store, &username, &password).await?;
     Ok(Json(identity.viewer()))
 }
 
-/// Ends the session.
-async fn logout(session: Session) -> Result<StatusCode, ApiError> {
-    session.flush().await.map_err(ApiError::internal)?;
+/// Ends the session (and rotates its id: the old cookie is worthless).
+async fn log_out(session: Session) -> Result<StatusCode, ApiError> {
+    auth::log_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives the session a guest identity (where `--allow-guests` is on), or renames the guest.
+async fn guest(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeIdentity(current): MaybeIdentity,
+    ApiJson(body): ApiJson<GuestRequest>,
+) -> Result<Json<Viewer>, ApiError> {
+    if !state.allow_guests {
+        return Err(ApiError::Forbidden(
+            "Guests are not allowed here: sign up or log in.".to_owned(),
+        ));
+    }
+    if current.is_some_and(|identity| !identity.guest) {
+        return Err(ApiError::Forbidden(
+            "You are logged in to an account; log out to chat as a guest.".to_owned(),
+        ));
+    }
+    let name = DisplayName::parse(&body.name).map_err(ChatError::from)?;
+    let identity = auth::start_guest(&session, &state.store, &name).await?;
+    Ok(Json(identity.viewer()))
 }

@@ -210,10 +210,10 @@ impl ChatService {
         Ok(room_from(record, slug))
     }
 
-    /// Creates a room, owned by `owner` when known.
+    /// Creates a room owned by `owner`.
     pub async fn create_room(
         &self,
-        owner: Option<&Identity>,
+        owner: &Identity,
         slug: &str,
         title: &str,
     ) -> Result<Room, ChatError> {
@@ -222,7 +222,7 @@ impl ChatService {
         let record = self
             .inner
             .store
-            .create_room(slug.as_str(), title.as_str(), owner.map(|o| o.user_id))
+            .create_room(slug.as_str(), title.as_str(), Some(owner.user_id))
             .await
             .map_err(|e| match e {
                 StoreError::Duplicate => ChatError::RoomExists(slug.to_string()),
@@ -253,6 +253,38 @@ impl ChatService {
             )
             .await?;
         Ok(())
+    }
+
+    /// Renames a room (owner only) and tells its members in every process.
+    pub async fn rename_room(
+        &self,
+        by: &Identity,
+        slug: &str,
+        title: &str,
+    ) -> Result<Room, ChatError> {
+        let mut room = self.room(slug).await?;
+        if room.owner_id != Some(by.user_id) {
+            return Err(ChatError::Forbidden("Only the room's owner can rename it."));
+        }
+        let title = RoomTitle::parse(title)?;
+        if !self
+            .inner
+            .store
+            .rename_room(room.id, title.as_str())
+            .await?
+        {
+            return Err(ChatError::RoomNotFound(room.slug.to_string()));
+        }
+        room.title = title.into();
+        let frame = encode(&ServerFrame::RoomRenamed {
+            room: room.slug.to_string(),
+            title: room.title.clone(),
+        });
+        self.inner
+            .layer
+            .group_send(&room.group(), Delivery::Frame(frame))
+            .await?;
+        Ok(room)
     }
 
     /// Every room with its figures, most recently active first.
@@ -333,6 +365,7 @@ fn summary_from(room: RoomWithStats) -> RoomSummary {
         title: room.title,
         message_count: room.message_count,
         last_message_at: room.last_message_at.map(format_millis),
+        owner_id: room.owner_id,
     }
 }
 

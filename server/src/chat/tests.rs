@@ -35,7 +35,7 @@ async fn next_text(feed: &mut RoomFeed) -> String {
 async fn send_validates_stores_then_publishes() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
-    let room = chat.create_room(Some(&ann), "r", "R").await.expect("room");
+    let room = chat.create_room(&ann, "r", "R").await.expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");
 
     let err = chat.send(&ann, &room, "  ", None).await.expect_err("empty");
@@ -64,7 +64,7 @@ async fn send_validates_stores_then_publishes() {
 async fn a_feed_repairs_gaps_and_drops_duplicates() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
-    let room = chat.create_room(None, "gaps", "Gaps").await.expect("room");
+    let room = chat.create_room(&ann, "gaps", "Gaps").await.expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");
 
     // Store three messages without publishing them, as if another process had and its
@@ -120,7 +120,7 @@ async fn resync_reads_what_the_layer_lost() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
     let room = chat
-        .create_room(None, "resync", "Resync")
+        .create_room(&ann, "resync", "Resync")
         .await
         .expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");
@@ -144,7 +144,7 @@ async fn resync_reads_what_the_layer_lost() {
 async fn catch_up_pages_through_a_long_backlog() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
-    let room = chat.create_room(None, "long", "Long").await.expect("room");
+    let room = chat.create_room(&ann, "long", "Long").await.expect("room");
     let drafts: Vec<NewMessage> = (1..=(MAX_PAGE as usize * 2 + 7))
         .map(|i| NewMessage {
             room_id: room.id,
@@ -171,7 +171,7 @@ async fn only_the_owner_deletes_a_room_and_members_are_told() {
     let ann = author(&store, "ann").await;
     let bob = author(&store, "bob").await;
     let room = chat
-        .create_room(Some(&ann), "doomed", "Doomed")
+        .create_room(&ann, "doomed", "Doomed")
         .await
         .expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");

@@ -18,7 +18,11 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
     SqlitePool,
 };
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +39,7 @@ pub enum StoreError {
     /// A batch of messages failed as a whole (the first failure was logged with details).
     #[error("the batch failed: {0}")]
     BatchFailed(String),
-    /// The database directory could not be created.
+    /// The database directory (or the migration lock file) could not be created.
     #[error("cannot create {path}: {source}")]
     CreateDir {
         /// The directory.
@@ -74,6 +78,8 @@ pub struct Store {
     /// The message writer's own connection, so a burst of reads (a thousand consumers
     /// catching up at once) never makes a commit wait for a pooled connection.
     writer: SqlitePool,
+    /// The database file (its sibling `.migrate-lock` serialises migrations).
+    path: PathBuf,
 }
 
 /// Migrations compiled into the binary, applied at start-up and by `parlor migrate`.
@@ -108,7 +114,11 @@ impl Store {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer,
+            path: path.to_owned(),
+        })
     }
 
     /// Opens the file and brings its schema up to date.
@@ -118,9 +128,30 @@ impl Store {
         Ok(store)
     }
 
-    /// Applies pending migrations (idempotent).
+    /// Applies pending migrations (idempotent). Several processes starting at once on one
+    /// file would otherwise race through the same migration (SQLite has no migration lock of
+    /// its own), so they take turns under an exclusive lock on a sibling file.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".migrate-lock");
+        let lock_path = PathBuf::from(lock_path);
+        let lock_error = |source| StoreError::CreateDir {
+            path: lock_path.display().to_string(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(lock_error)?;
+        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|e| lock_error(std::io::Error::other(e)))?
+            .map_err(lock_error)?;
+        let outcome = MIGRATOR.run(&self.pool).await;
+        drop(file); // releases the lock
+        outcome?;
         Ok(())
     }
 

@@ -26,6 +26,8 @@ pub struct RoomWithStats {
     pub message_count: i64,
     /// Unix milliseconds of the newest message.
     pub last_message_at: Option<i64>,
+    /// Who owns it.
+    pub owner_id: Option<i64>,
 }
 
 impl Store {
@@ -72,7 +74,7 @@ impl Store {
     /// Every room, the most recently active first.
     pub async fn list_rooms(&self) -> Result<Vec<RoomWithStats>, StoreError> {
         let rooms = sqlx::query_as::<_, RoomWithStats>(
-            "SELECT slug, title, message_count, last_message_at FROM rooms
+            "SELECT slug, title, message_count, last_message_at, owner_id FROM rooms
              ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC",
         )
         .fetch_all(&self.pool)
@@ -83,12 +85,22 @@ impl Store {
     /// One room's figures.
     pub async fn room_stats(&self, room_id: i64) -> Result<Option<RoomWithStats>, StoreError> {
         let room = sqlx::query_as::<_, RoomWithStats>(
-            "SELECT slug, title, message_count, last_message_at FROM rooms WHERE id = ?",
+            "SELECT slug, title, message_count, last_message_at, owner_id FROM rooms WHERE id = ?",
         )
         .bind(room_id)
         .fetch_optional(&self.pool)
         .await?;
         Ok(room)
+    }
+
+    /// Changes a room's title. Returns whether the room exists.
+    pub async fn rename_room(&self, room_id: i64, title: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE rooms SET title = ? WHERE id = ?")
+            .bind(title)
+            .bind(room_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Deletes a room and (by cascade) its messages. Returns whether it existed.

@@ -63,6 +63,52 @@ impl Store {
         Ok(record)
     }
 
+    /// Creates an account; [`StoreError::Duplicate`] if the name (its key) is taken.
+    pub async fn create_account(
+        &self,
+        username: &str,
+        username_key: &str,
+        password_hash: &str,
+    ) -> Result<UserRecord, StoreError> {
+        sqlx::query_as::<_, UserRecord>(
+            "INSERT INTO users (display_name, is_guest, username, username_key, password_hash, created_at)
+             VALUES (?, 0, ?, ?, ?, ?)
+             RETURNING id, display_name, is_guest",
+        )
+        .bind(username)
+        .bind(username)
+        .bind(username_key)
+        .bind(password_hash)
+        .bind(now_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::from_insert)
+    }
+
+    /// An account and its password hash, by the username's key.
+    pub async fn account_by_key(
+        &self,
+        username_key: &str,
+    ) -> Result<Option<(UserRecord, String)>, StoreError> {
+        let row = sqlx::query_as::<_, (i64, String, bool, String)>(
+            "SELECT id, display_name, is_guest, password_hash FROM users
+             WHERE username_key = ? AND password_hash IS NOT NULL",
+        )
+        .bind(username_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, display_name, is_guest, hash)| {
+            (
+                UserRecord {
+                    id,
+                    display_name,
+                    is_guest,
+                },
+                hash,
+            )
+        }))
+    }
+
     /// Looks a user up by id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
         let record = sqlx::query_as::<_, UserRecord>(

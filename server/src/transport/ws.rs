@@ -31,6 +31,7 @@ use futures::{
     stream::{SplitSink, SplitStream},
     SinkExt, StreamExt,
 };
+use governor::DefaultDirectRateLimiter;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -74,7 +75,9 @@ pub async fn handler(
     headers: HeaderMap,
     auth::MaybeIdentity(identity): auth::MaybeIdentity,
 ) -> Result<Response, ApiError> {
-    if state.origins.check(&headers) == OriginCheck::Refused {
+    // Browsers always send Origin on a WebSocket handshake; one without it, or from another
+    // site, is refused before anything else (cross-site WebSocket hijacking).
+    if state.origins.check(&headers) != OriginCheck::Allowed {
         return Err(ApiError::BadOrigin);
     }
     let room = state.chat.room(&slug).await?;
@@ -87,6 +90,7 @@ pub async fn handler(
         chat: state.chat.clone(),
         room,
         identity,
+        limiter: state.limits.connection_messages(),
         shutdown: state.shutdown.clone(),
         _permit: permit,
     };
@@ -103,6 +107,8 @@ struct Consumer {
     room: Room,
     /// Who is connected (`None` = anonymous, may read but not send).
     identity: Option<Identity>,
+    /// This connection's message rate limit (`None`: unlimited).
+    limiter: Option<DefaultDirectRateLimiter>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     /// Held for the connection's life.
     _permit: OwnedSemaphorePermit,
@@ -120,13 +126,14 @@ impl Consumer {
     async fn run(self, socket: WebSocket, feed: RoomFeed) {
         let (sink, stream) = socket.split();
         let (replies, reply_queue) = mpsc::channel(16);
-        let reader = read_loop(
-            stream,
-            self.chat.clone(),
-            self.room.clone(),
-            self.identity.clone(),
-            replies,
-        );
+        let sender = Sender {
+            chat: self.chat.clone(),
+            room: self.room.clone(),
+            identity: self.identity.clone(),
+            limiter: self.limiter,
+            strikes: 0,
+        };
+        let reader = read_loop(stream, sender, replies);
         let writer = write_loop(sink, feed, reply_queue, self.shutdown.clone());
         tokio::pin!(reader);
         tokio::pin!(writer);
@@ -144,11 +151,19 @@ impl Consumer {
     }
 }
 
-async fn read_loop(
-    mut stream: SplitStream<WebSocket>,
+/// The reader's side of a connection: who sends, where, and how fast they may.
+struct Sender {
     chat: ChatService,
     room: Room,
     identity: Option<Identity>,
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// Sends refused in a row for going too fast.
+    strikes: u32,
+}
+
+async fn read_loop(
+    mut stream: SplitStream<WebSocket>,
+    mut sender: Sender,
     replies: mpsc::Sender<Reply>,
 ) {
     loop {
@@ -161,9 +176,14 @@ async fn read_loop(
             }
         };
         let reply = match next {
-            Ok(Message::Text(text)) => {
-                handle_text(text.as_str(), &chat, &room, identity.as_ref()).await
-            }
+            Ok(Message::Text(text)) => match sender.handle_text(text.as_str()).await {
+                Handled::Reply(frame) => Some(frame),
+                Handled::Quiet => None,
+                Handled::Close(frame, code) => {
+                    let _ = replies.send(Reply::Close(frame, code)).await;
+                    return;
+                }
+            },
             Ok(Message::Binary(_)) => Some(error_frame(
                 codes::BAD_FRAME,
                 "Binary frames are not supported; send JSON text frames.",
@@ -195,32 +215,66 @@ async fn read_loop(
     }
 }
 
-/// Handles one text frame; returns the frame to send back to this client, if any.
-async fn handle_text(
-    text: &str,
-    chat: &ChatService,
-    room: &Room,
-    identity: Option<&Identity>,
-) -> Option<Utf8Bytes> {
-    let frame = match serde_json::from_str::<ClientFrame>(text) {
-        Ok(frame) => frame,
-        Err(error) => return Some(describe_bad_frame(text, &error)),
-    };
-    match frame {
-        ClientFrame::Send { text, client_id } => {
-            let Some(author) = identity else {
-                return Some(error_frame(
-                    codes::LOGIN_REQUIRED,
-                    "Pick a display name before you post.",
-                    client_id,
-                ));
-            };
-            match chat.send(author, room, &text, client_id.as_deref()).await {
-                // Delivered to the whole group (this client included) by the layer.
-                Ok(sent) if !sent.duplicate => None,
-                // A retry of something already stored: only the sender needs the answer.
-                Ok(sent) => Some(encode(&ServerFrame::Message(sent.message))),
-                Err(error) => Some(chat_error_frame(&error, client_id)),
+/// What to do after a client frame.
+enum Handled {
+    /// Answer this client with a frame.
+    Reply(Utf8Bytes),
+    /// Nothing to say (the message reaches everyone through the room).
+    Quiet,
+    /// Answer, then close with this code.
+    Close(Utf8Bytes, u16),
+}
+
+/// Refusals in a row for sending too fast after which the connection is closed.
+const MAX_STRIKES: u32 = 20;
+
+impl Sender {
+    /// Handles one text frame.
+    async fn handle_text(&mut self, text: &str) -> Handled {
+        let frame = match serde_json::from_str::<ClientFrame>(text) {
+            Ok(frame) => frame,
+            Err(error) => return Handled::Reply(describe_bad_frame(text, &error)),
+        };
+        match frame {
+            ClientFrame::Send { text, client_id } => {
+                let Some(author) = &self.identity else {
+                    return Handled::Reply(error_frame(
+                        codes::LOGIN_REQUIRED,
+                        "Log in to post in this room.",
+                        client_id,
+                    ));
+                };
+                if let Some(wait) = self
+                    .limiter
+                    .as_ref()
+                    .and_then(|limiter| crate::limits::wait_time(limiter.check()))
+                {
+                    self.strikes += 1;
+                    let refusal = error_frame(
+                        codes::RATE_LIMITED,
+                        &format!(
+                            "You are sending too fast; wait {:.1} s.",
+                            wait.as_secs_f64().max(0.1)
+                        ),
+                        client_id,
+                    );
+                    if self.strikes >= MAX_STRIKES {
+                        return Handled::Close(refusal, close_codes::POLICY);
+                    }
+                    return Handled::Reply(refusal);
+                }
+                self.strikes = 0;
+                match self
+                    .chat
+                    .send(author, &self.room, &text, client_id.as_deref())
+                    .await
+                {
+                    // Delivered to the whole group (this client included) by the layer.
+                    Ok(sent) if !sent.duplicate => Handled::Quiet,
+                    // A retry of something already stored: only the sender needs the answer.
+                    Ok(sent) => Handled::Reply(encode(&ServerFrame::Message(sent.message))),
+                    Err(error) => Handled::Reply(chat_error_frame(&error, client_id)),
+                }
             }
         }
     }

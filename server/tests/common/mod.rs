@@ -21,18 +21,24 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 /// A running server with its own database.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The SQLite file.
+    pub database: std::path::PathBuf,
     server: Option<RunningServer>,
     _dir: tempfile::TempDir,
 }
 
 impl TestServer {
+    /// A server with guests allowed (most tests chat as guests), defaults otherwise.
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
+    /// Like [`start`](Self::start), with settings adjusted first.
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings::new(dir.path().join("parlor.db"));
+        let database = dir.path().join("parlor.db");
+        let mut settings = Settings::new(database.clone());
+        settings.serve.allow_guests = true;
         adjust(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -40,6 +46,7 @@ impl TestServer {
         let server = start(settings, listener).await.expect("server starts");
         Self {
             addr: server.addr,
+            database,
             server: Some(server),
             _dir: dir,
         }
@@ -65,6 +72,19 @@ impl TestServer {
             .post("/api/session/guest", &json!({ "name": name }))
             .await;
         assert_eq!(response.status(), 200, "guest session for {name}");
+        client
+    }
+
+    /// A client logged in to a new account.
+    pub async fn account(&self, username: &str, password: &str) -> Client {
+        let client = Client::new(self);
+        let response = client
+            .post(
+                "/api/signup",
+                &json!({ "username": username, "password": password }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "sign up {username}");
         client
     }
 
@@ -150,6 +170,23 @@ impl Client {
             .post("/api/rooms", &json!({ "slug": slug, "title": title }))
             .await;
         assert_eq!(response.status(), 201, "create room {slug}");
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("PATCH")
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE")
     }
 
     /// The session cookie, as a `Cookie` header value.
@@ -239,6 +276,7 @@ impl Ws {
                     return Some(serde_json::from_str(text.as_str()).expect("JSON frame"))
                 }
                 Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Close(_) => return None,
                 other => panic!("unexpected frame {other:?}"),
             }
         }

@@ -101,7 +101,7 @@ impl ParlorProcess {
             .args(["--addr", &format!("127.0.0.1:{port}")])
             .arg("--database")
             .arg(database)
-            .args(["--log", "warn"])
+            .args(["--log", "warn", "--allow-guests", "--message-rate", "0"])
             .args(extra)
             .stdout(Stdio::null())
             .spawn()

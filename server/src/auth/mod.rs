@@ -1,15 +1,21 @@
 //! Who is making a request: resolved from the session cookie once per request or connection
 //! handshake, then carried as an [`Identity`] (the consumer's `scope["user"]`).
 //!
-//! Identity for now is a guest display name; accounts will add a second way to obtain the
-//! same `Identity`, so transports and services never change.
+//! Two ways lead to an identity: an account (username and password, [`sign_up`] /
+//! [`log_in`]) or, where `--allow-guests` is on, a guest display name ([`start_guest`]).
+//! Transports and services only ever see the resulting `Identity`.
+
+pub mod password;
 
 use crate::{
     error::ApiError,
     state::AppState,
     store::{Store, StoreError, UserRecord},
 };
-use app::{domain::DisplayName, protocol::Viewer};
+use app::{
+    domain::{DisplayName, Password, Username},
+    protocol::Viewer,
+};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use tower_sessions::Session;
 
@@ -48,9 +54,18 @@ impl From<UserRecord> for Identity {
     }
 }
 
-/// Why the session could not be read or written.
+/// Why the session could not be read or written, or a sign-up or log-in was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// Another account has this name (in any letter case).
+    #[error("The username '{0}' is taken.")]
+    UsernameTaken(String),
+    /// No such account, or the wrong password (deliberately not saying which).
+    #[error("Wrong username or password.")]
+    InvalidCredentials,
+    /// Password hashing failed.
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
     /// The session store failed.
     #[error("session store: {0}")]
     Session(#[from] tower_sessions::session::Error),
@@ -65,6 +80,59 @@ pub async fn identity(session: &Session, store: &Store) -> Result<Option<Identit
         return Ok(None);
     };
     Ok(store.user_by_id(user_id).await?.map(Identity::from))
+}
+
+/// Creates an account and logs the session into it.
+pub async fn sign_up(
+    session: &Session,
+    store: &Store,
+    username: &Username,
+    password: &Password,
+) -> Result<Identity, AuthError> {
+    let hash = password::hash(password).await?;
+    let user = store
+        .create_account(username.as_str(), &username.key(), &hash)
+        .await
+        .map_err(|error| match error {
+            StoreError::Duplicate => AuthError::UsernameTaken(username.to_string()),
+            other => AuthError::Store(other),
+        })?;
+    bind(session, &user).await?;
+    Ok(user.into())
+}
+
+/// Checks the password and logs the session in. Unknown names cost as much time as known
+/// ones, and both fail with the same error.
+pub async fn log_in(
+    session: &Session,
+    store: &Store,
+    username: &Username,
+    password: &Password,
+) -> Result<Identity, AuthError> {
+    let Some((user, hash)) = store.account_by_key(&username.key()).await? else {
+        password::verify_nothing(password).await;
+        return Err(AuthError::InvalidCredentials);
+    };
+    if !password::verify(password, &hash).await {
+        return Err(AuthError::InvalidCredentials);
+    }
+    bind(session, &user).await?;
+    Ok(user.into())
+}
+
+/// Ends the session: its record is deleted and the cookie cleared; the next request starts
+/// a new session with a new id.
+pub async fn log_out(session: &Session) -> Result<(), AuthError> {
+    session.flush().await?;
+    Ok(())
+}
+
+/// Binds the session to a user under a fresh session id, so an id planted before the log-in
+/// (session fixation) is worthless after it.
+async fn bind(session: &Session, user: &UserRecord) -> Result<(), AuthError> {
+    session.cycle_id().await?;
+    session.insert(USER_ID, user.id).await?;
+    Ok(())
 }
 
 /// Gives the session a guest identity named `name`; a session that already has a guest
@@ -83,8 +151,7 @@ pub async fn start_guest(
         }
     }
     let user = store.create_guest(name.as_str()).await?;
-    session.cycle_id().await?;
-    session.insert(USER_ID, user.id).await?;
+    bind(session, &user).await?;
     Ok(user.into())
 }
 
