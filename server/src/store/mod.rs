@@ -78,8 +78,6 @@ pub struct Store {
     /// The message writer's own connection, so a burst of reads (a thousand consumers
     /// catching up at once) never makes a commit wait for a pooled connection.
     writer: SqlitePool,
-    /// The database file (its sibling `.migrate-lock` serialises migrations).
-    path: PathBuf,
 }
 
 /// Migrations compiled into the binary, applied at start-up and by `parlor migrate`.
@@ -114,44 +112,34 @@ impl Store {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        Ok(Self {
-            pool,
-            writer,
-            path: path.to_owned(),
-        })
+        Ok(Self { pool, writer })
     }
 
     /// Opens the file and brings its schema up to date.
+    ///
+    /// Several processes starting at once on one new file would race: switching it to WAL
+    /// needs a moment alone with the file, and SQLite has no migration lock, so two
+    /// processes would apply the same migration. They take turns under an exclusive lock on
+    /// a sibling `.migrate-lock` file.
     pub async fn open_and_migrate(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let lock = lock_file(path).await?;
         let store = Self::open(path).await?;
-        store.migrate().await?;
+        let migrated = store.migrate().await;
+        drop(lock); // releases the lock
+        migrated?;
         Ok(store)
     }
 
-    /// Applies pending migrations (idempotent). Several processes starting at once on one
-    /// file would otherwise race through the same migration (SQLite has no migration lock of
-    /// its own), so they take turns under an exclusive lock on a sibling file.
+    /// Applies pending migrations (idempotent). Use [`Store::open_and_migrate`] when other
+    /// processes may be starting on the same file.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut lock_path = self.path.clone().into_os_string();
-        lock_path.push(".migrate-lock");
-        let lock_path = PathBuf::from(lock_path);
-        let lock_error = |source| StoreError::CreateDir {
-            path: lock_path.display().to_string(),
-            source,
-        };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(lock_error)?;
-        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
-            .await
-            .map_err(|e| lock_error(std::io::Error::other(e)))?
-            .map_err(lock_error)?;
-        let outcome = MIGRATOR.run(&self.pool).await;
-        drop(file); // releases the lock
-        outcome?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 
@@ -165,6 +153,27 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Takes an exclusive advisory lock on `{database}.migrate-lock`, waiting for it.
+async fn lock_file(database: &Path) -> Result<std::fs::File, StoreError> {
+    let mut path = database.as_os_str().to_owned();
+    path.push(".migrate-lock");
+    let path = PathBuf::from(path);
+    let failed = |source| StoreError::CreateDir {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(failed)?;
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| failed(std::io::Error::other(e)))?
+        .map_err(failed)
 }
 
 /// Milliseconds since the Unix epoch: how every timestamp is stored.
