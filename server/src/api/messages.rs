@@ -1,8 +1,9 @@
-//! `/api/rooms/{slug}/messages`: read history or poll for new messages; send without a
-//! WebSocket (same body and idempotency as the `send` frame).
+//! `POST /api/rooms/{slug}/messages`: send without a WebSocket (same body and idempotency
+//! as the `send` frame). Reading (`GET`, history and polling) is a transport:
+//! `transport::poll`; streaming is `transport::sse`.
 
-use super::{ApiJson, ApiQuery};
-use crate::{auth::RequireIdentity, chat::MAX_PAGE, error::ApiError, state::AppState};
+use super::ApiJson;
+use crate::{auth::RequireIdentity, error::ApiError, state::AppState, transport};
 use app::protocol::{ChatMessage, SendRequest};
 use axum::{
     extract::{Path, State},
@@ -10,41 +11,14 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/rooms/{slug}/messages", get(read).post(send))
-}
-
-/// Which messages to read.
-#[derive(Debug, Deserialize)]
-struct ReadQuery {
-    /// Messages after this id, oldest first (polling, catch-up).
-    after: Option<i64>,
-    /// Messages before this id, oldest first (scrolling back). Ignored with `after`.
-    before: Option<i64>,
-    /// Page size (1–500, default 50 for history and 500 for `after`).
-    limit: Option<u32>,
-}
-
-/// Short poll: answers at once with what matches (possibly an empty list).
-async fn read(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    ApiQuery(query): ApiQuery<ReadQuery>,
-) -> Result<Json<Vec<ChatMessage>>, ApiError> {
-    let room = state.chat.room(&slug).await?;
-    let messages = match query.after {
-        Some(after) => {
-            let limit = query.limit.unwrap_or(MAX_PAGE);
-            state.chat.after(&room, after, limit).await?
-        }
-        None => {
-            let limit = query.limit.unwrap_or(50);
-            state.chat.history(&room, query.before, limit).await?
-        }
-    };
-    Ok(Json(messages))
+    Router::new()
+        .route(
+            "/api/rooms/{slug}/messages",
+            get(transport::poll::read).post(send),
+        )
+        .route("/api/rooms/{slug}/events", get(transport::sse::events))
 }
 
 /// Stores and publishes a message: 201 with the message, or 200 with the earlier message

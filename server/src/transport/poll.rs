@@ -1,0 +1,88 @@
+//! Short and long polling: `GET /api/rooms/{slug}/messages?after=ID[&wait=S]`.
+//!
+//! Short poll (no `wait`): answers at once with what the store has after `after`.
+//! Long poll (`wait` ≤ 30 s): joins the room's group first (a consumer with its own channel,
+//! like a WebSocket), then reads the store; if nothing is new, it sleeps on the channel
+//! until a message is published or `wait` runs out (then `[]`). The client re-polls at once
+//! from its last id, so nothing falls between two polls. Nothing is kept between requests:
+//! any server process can answer any poll.
+
+use crate::{
+    api::ApiQuery,
+    chat::{FeedEvent, MAX_PAGE},
+    error::ApiError,
+    state::AppState,
+};
+use app::protocol::ChatMessage;
+use axum::{
+    extract::{Path, State},
+    Json,
+};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Longest a long poll may wait.
+pub const MAX_WAIT_SECONDS: u64 = 30;
+
+/// Which messages to read, and how long to wait for them.
+#[derive(Debug, Deserialize)]
+pub struct ReadQuery {
+    /// Messages after this id, oldest first (polling, catch-up).
+    after: Option<i64>,
+    /// Messages before this id, oldest first (scrolling back). Ignored with `after`.
+    before: Option<i64>,
+    /// Page size (1–500; default 50 for history, 500 after an id).
+    limit: Option<u32>,
+    /// Long poll: wait up to this many seconds (≤ 30) for a message after `after`.
+    wait: Option<u64>,
+}
+
+/// The handler: history, short poll or long poll.
+pub async fn read(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<Vec<ChatMessage>>, ApiError> {
+    let room = state.chat.room(&slug).await?;
+    let Some(after) = query.after else {
+        let limit = query.limit.unwrap_or(50);
+        return Ok(Json(state.chat.history(&room, query.before, limit).await?));
+    };
+    let limit = query.limit.unwrap_or(MAX_PAGE);
+    let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
+    if wait == 0 {
+        return Ok(Json(state.chat.after(&room, after, limit).await?));
+    }
+    let Ok(_permit) = state.connections.clone().try_acquire_owned() else {
+        return Err(ApiError::Overloaded);
+    };
+    // Join first, then look: a message stored in between is either already in the store
+    // read or arrives on the channel.
+    let mut feed = state.chat.follow(&room, None).await?;
+    let ready = state.chat.after(&room, after, limit).await?;
+    if !ready.is_empty() {
+        return Ok(Json(ready));
+    }
+    let mut shutdown = state.shutdown.clone();
+    let deadline = tokio::time::sleep(Duration::from_secs(wait));
+    tokio::pin!(deadline);
+    loop {
+        // Decide inside select!, act outside it: a watch guard must not live across an await.
+        let event = tokio::select! {
+            () = &mut deadline => None,
+            _ = shutdown.wait_for(|stopping| *stopping) => None,
+            event = feed.next() => Some(event),
+        };
+        match event.transpose()? {
+            None => return Ok(Json(Vec::new())),
+            Some(FeedEvent::Frame { id: Some(_), .. } | FeedEvent::Overflowed) => {
+                return Ok(Json(state.chat.after(&room, after, limit).await?));
+            }
+            Some(FeedEvent::Close { .. }) => {
+                return Err(ApiError::NotFound(format!("The room '{slug}' was deleted.")));
+            }
+            // Other events (a rename) do not answer a poll for messages.
+            Some(FeedEvent::Frame { id: None, .. }) => {}
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! HTTP streaming: `GET /api/rooms/{slug}/events?after=ID`, Server-Sent Events.
+//!
+//! The same frames as the WebSocket, one event each: `event:` is the frame's type and, for
+//! chat messages, `id:` is the message id, so a browser's `EventSource` reconnects with
+//! `Last-Event-ID` and resumes without a gap (the header wins over `after`). A comment every
+//! 15 s keeps proxies from timing the stream out; `Cache-Control: no-cache` and
+//! `X-Accel-Buffering: no` stop them from buffering it. The stream is a consumer like any
+//! other: it has its own channel in the room's group.
+
+use crate::{
+    api::ApiQuery, chat::FeedEvent, error::ApiError, origin::OriginCheck, state::AppState,
+};
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+};
+use futures::stream::{self, StreamExt};
+use serde::Deserialize;
+use std::{convert::Infallible, time::Duration};
+
+/// How often an idle stream says it is alive.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a browser should wait before reconnecting (SSE `retry:`), in milliseconds.
+const RETRY_MS: u64 = 1000;
+
+/// The query string.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    /// Resume after this message id (absent: live only). `Last-Event-ID` takes precedence.
+    after: Option<i64>,
+}
+
+/// The handler.
+pub async fn events(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    // A cross-site page may not read our stream with the visitor's cookie (EventSource
+    // sends Origin only cross-origin, so its absence is fine here).
+    if state.origins.check(&headers) == OriginCheck::Refused {
+        return Err(ApiError::BadOrigin);
+    }
+    let room = state.chat.room(&slug).await?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let after = last_event_id.or(query.after);
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        return Err(ApiError::Overloaded);
+    };
+    let feed = state.chat.follow(&room, after).await?;
+    let shutdown = state.shutdown.clone();
+
+    let first = Event::default()
+        .retry(Duration::from_millis(RETRY_MS))
+        .comment("connected");
+    let events = stream::once(async move { Ok::<_, Infallible>(first) }).chain(stream::unfold(
+        (feed, shutdown, permit, false),
+        |(mut feed, mut shutdown, permit, done)| async move {
+            if done {
+                return None;
+            }
+            let event = tokio::select! {
+                _ = shutdown.wait_for(|stopping| *stopping) => return None,
+                event = feed.next() => event,
+            };
+            let (event, last) = match event {
+                Ok(FeedEvent::Frame { id, frame }) => (to_event(id, frame.as_str()), false),
+                // The room is gone: say so, then end the stream.
+                Ok(FeedEvent::Close { frame, .. }) => (to_event(None, frame.as_str()), true),
+                // Fell behind: end the stream; the browser reconnects with Last-Event-ID.
+                Ok(FeedEvent::Overflowed) => return None,
+                Err(error) => {
+                    tracing::error!(%error, "event stream failed");
+                    return None;
+                }
+            };
+            Some((Ok(event), (feed, shutdown, permit, last)))
+        },
+    ));
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// One SSE event: `event:` from the frame's `"type"`, `id:` for chat messages.
+fn to_event(id: Option<i64>, frame: &str) -> Event {
+    let kind = frame_type(frame).unwrap_or("message");
+    let event = Event::default().event(kind).data(frame);
+    match id {
+        Some(id) => event.id(id.to_string()),
+        None => event,
+    }
+}
+
+/// The `"type"` of an encoded server frame (always its first field).
+fn frame_type(frame: &str) -> Option<&str> {
+    let rest = frame.strip_prefix(r#"{"type":""#)?;
+    rest.split('"').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_types_become_event_names() {
+        assert_eq!(frame_type(r#"{"type":"message","id":1}"#), Some("message"));
+        assert_eq!(
+            frame_type(r#"{"type":"room_deleted","room":"x"}"#),
+            Some("room_deleted")
+        );
+        assert_eq!(frame_type("{}"), None);
+    }
+}
