@@ -99,17 +99,21 @@ pub(crate) fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         let response = use_context::<leptos_axum::ResponseOptions>();
         let parts = use_context::<Parts>();
         if let (Some(response), Some(parts)) = (response, parts) {
-            let plain_form = parts
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|accept| accept.to_str().ok())
-                .is_some_and(|accept| accept.contains("text/html"));
-            if !plain_form {
+            if !is_plain_form(&parts) {
                 response.set_status(status_of(error));
             }
         }
     }
     result
+}
+
+/// Whether the request is a browser's plain form post (no WASM), which expects a page back.
+pub(crate) fn is_plain_form(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 fn status_of(error: &AppError) -> http::StatusCode {

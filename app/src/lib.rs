@@ -35,7 +35,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{HomePage, LoginPage, NotFound, RoomPage, SignupPage};
+use pages::{HomePage, LoginPage, NotFound, RoomPage, SignupPage, TransportsPage};
 
 /// Whether the page has hydrated: false on the server and during hydration, true after.
 /// Components that must render identically on both sides (e.g. times in the reader's zone)
@@ -101,6 +101,7 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
         <div class="app" data-hydrated=move || hydrated.get().then_some("true")>
             <header class="site-header">
                 <a href="/" class="brand">"Parlor"</a>
+                <a href="/transports" class="nav-link">"Transports"</a>
                 <IdentityBar/>
             </header>
             <main>
@@ -111,6 +112,7 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
                     <Route path=path!("/rooms/:slug") view=RoomPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/transports") view=TransportsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </div>

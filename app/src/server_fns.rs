@@ -185,7 +185,10 @@ pub async fn post_message(
             let message = backend
                 .post_message(&parts, &room, &text, client_id)
                 .await?;
-            leptos_axum::redirect(&format!("/rooms/{}", message.room));
+            // A plain form post goes back to a clean room URL; a script stays where it is.
+            if crate::backend::is_plain_form(&parts) {
+                leptos_axum::redirect(&format!("/rooms/{}", message.room));
+            }
             Ok(message)
         }
         .await,

@@ -38,7 +38,11 @@ fn init_logging(filter: &str) {
         eprintln!("parlor: bad --log filter {filter:?} ({error}); using 'info'");
         EnvFilter::new("info")
     });
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Logs go to stderr, like every well-behaved server: stdout stays for command output.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn serve(global: GlobalArgs, args: ServeArgs) -> Result<(), String> {

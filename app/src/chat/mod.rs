@@ -1,9 +1,9 @@
 //! A chat room in the browser: its reactive state, its view and (in WASM) its connection.
 
 #[cfg(feature = "hydrate")]
-mod client;
+pub mod client;
 mod state;
 mod view;
 
-pub use state::{ConnState, PendingSend, RoomState};
-pub use view::ChatRoom;
+pub use state::{ConnState, PendingSend, RoomState, Transport, TransportStats};
+pub use view::{ChatRoom, ConnectionBadge};

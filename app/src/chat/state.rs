@@ -45,6 +45,91 @@ impl ConnState {
     }
 }
 
+/// The four ways a page can follow a room (issue 6): preferred first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// One WebSocket for both directions.
+    WebSocket,
+    /// HTTP streaming (Server-Sent Events) down, POST up.
+    Sse,
+    /// A request that waits for the next message, re-sent at once; POST up.
+    LongPoll,
+    /// A request every few seconds; POST up.
+    Poll,
+}
+
+impl Transport {
+    /// Every transport, in order of preference.
+    pub const ALL: [Transport; 4] = [
+        Transport::WebSocket,
+        Transport::Sse,
+        Transport::LongPoll,
+        Transport::Poll,
+    ];
+
+    /// The `?transport=` value and `data-transport` token.
+    pub fn token(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "ws",
+            Transport::Sse => "sse",
+            Transport::LongPoll => "longpoll",
+            Transport::Poll => "poll",
+        }
+    }
+
+    /// What the user reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "WebSocket",
+            Transport::Sse => "HTTP streaming (SSE)",
+            Transport::LongPoll => "long polling",
+            Transport::Poll => "short polling",
+        }
+    }
+
+    /// Parses a `?transport=` value.
+    pub fn parse(token: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.token() == token)
+    }
+
+    /// What to try when this one keeps failing. Short polling is only ever chosen on
+    /// purpose: long polling does everything it does, sooner.
+    pub fn fallback(self) -> Self {
+        match self {
+            Transport::WebSocket => Transport::Sse,
+            Transport::Sse | Transport::LongPoll => Transport::LongPoll,
+            Transport::Poll => Transport::Poll,
+        }
+    }
+}
+
+/// What a transport cost so far: the seed's comparison, measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TransportStats {
+    /// HTTP requests made (a WebSocket or SSE connection counts once per (re)connect).
+    pub requests: u32,
+    /// Bytes received: payloads plus, for HTTP responses, their headers.
+    pub bytes: u64,
+    /// New messages delivered.
+    pub deliveries: u32,
+    /// Sum of delivery latencies (arrival minus the server's store time), milliseconds.
+    pub latency_total_ms: f64,
+    /// Largest delivery latency, milliseconds.
+    pub latency_max_ms: f64,
+}
+
+impl TransportStats {
+    /// Bytes received per delivered message.
+    pub fn bytes_per_delivery(&self) -> Option<f64> {
+        (self.deliveries > 0).then(|| self.bytes as f64 / f64::from(self.deliveries))
+    }
+
+    /// Mean delivery latency in milliseconds.
+    pub fn mean_latency_ms(&self) -> Option<f64> {
+        (self.deliveries > 0).then(|| self.latency_total_ms / f64::from(self.deliveries))
+    }
+}
+
 /// A message the user sent that the server has not echoed back yet: the outbox. It is resent
 /// (with the same `client_id`, so it is stored once) after every reconnect until it is echoed
 /// or refused.
@@ -75,6 +160,12 @@ pub struct RoomState {
     pub status: RwSignal<ConnState>,
     /// The last problem worth telling the user about (refused message, …).
     pub notice: RwSignal<Option<String>>,
+    /// The transport in use.
+    pub transport: RwSignal<Transport>,
+    /// A transport chosen with `?transport=` (no fallback then).
+    pub forced: StoredValue<Option<Transport>>,
+    /// What the connection has cost so far.
+    pub stats: RwSignal<TransportStats>,
 }
 
 impl RoomState {
@@ -87,7 +178,19 @@ impl RoomState {
             pending: RwSignal::new(Vec::new()),
             status: RwSignal::new(ConnState::Static),
             notice: RwSignal::new(None),
+            transport: RwSignal::new(Transport::WebSocket),
+            forced: StoredValue::new(None),
+            stats: RwSignal::new(TransportStats::default()),
         }
+    }
+
+    /// Uses only `transport` (from `?transport=`), never falling back.
+    pub fn force(self, transport: Option<Transport>) -> Self {
+        self.forced.set_value(transport);
+        if let Some(transport) = transport {
+            self.transport.set(transport);
+        }
+        self
     }
 
     /// The id to resume from: the newest message shown.
@@ -97,8 +200,8 @@ impl RoomState {
     }
 
     /// Adds a message from the server, keeping order and dropping duplicates, and clears the
-    /// matching outbox entry.
-    pub fn receive(&self, message: ChatMessage) {
+    /// matching outbox entry. Returns whether the message was new.
+    pub fn receive(&self, message: ChatMessage) -> bool {
         if let Some(client_id) = message.client_id.as_deref() {
             if self
                 .pending
@@ -108,12 +211,15 @@ impl RoomState {
                     .update(|p| p.retain(|s| s.client_id != client_id));
             }
         }
+        let mut inserted = false;
         self.messages.update(|list| {
-            if insert_ordered(list, message) && list.len() > MAX_VISIBLE_MESSAGES {
+            inserted = insert_ordered(list, message);
+            if inserted && list.len() > MAX_VISIBLE_MESSAGES {
                 let excess = list.len() - MAX_VISIBLE_MESSAGES;
                 list.drain(..excess);
             }
         });
+        inserted
     }
 
     /// Marks an outbox entry as refused, with the server's reason.

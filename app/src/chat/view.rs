@@ -4,7 +4,7 @@
 //! WebSocket (see `client.rs`) and the composer sends over it. Before hydration the composer
 //! is a plain form that posts to a server function, so it works without JavaScript.
 
-use super::state::{ConnState, RoomState};
+use super::state::{ConnState, RoomState, Transport};
 use crate::{
     domain::MessageText,
     identity::ViewerContext,
@@ -18,11 +18,16 @@ use leptos::{ev::KeyboardEvent, prelude::*, server_fn::ServerFn};
 /// A room: header, history, live messages and the composer.
 #[component]
 pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
+    // `?transport=ws|sse|longpoll|poll` forces one (tests, users behind bad proxies).
+    let forced = leptos_router::hooks::use_query_map()
+        .with_untracked(|query| query.get("transport"))
+        .and_then(|token| Transport::parse(&token));
     let state = RoomState::new(
         data.room.slug.clone(),
         data.room.title.clone(),
         data.messages,
-    );
+    )
+    .force(forced);
     let owner_id = data.room.owner_id;
     let outbox = Outbox {
         state,
@@ -59,7 +64,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
             <header class="room-header">
                 <h1>{move || state.title.get()}</h1>
                 <span class="slug">"#" {slug.clone()}</span>
-                <ConnectionBadge status=state.status/>
+                <ConnectionBadge status=state.status transport=state.transport/>
             </header>
             <OwnerTools slug=slug.clone() owner_id/>
             <ol class="messages" aria-live="polite" aria-label="Chat history">
@@ -299,12 +304,23 @@ fn local_hours_minutes(_iso: &str) -> Option<String> {
     None
 }
 
-/// The connection state, in words and as `data-state` for tests and styling.
+/// The connection state and transport, in words and as `data-state` / `data-transport`
+/// for tests and styling.
 #[component]
-fn ConnectionBadge(status: RwSignal<ConnState>) -> impl IntoView {
+pub fn ConnectionBadge(
+    status: RwSignal<ConnState>,
+    transport: RwSignal<Transport>,
+) -> impl IntoView {
     view! {
-        <span class="connection" data-state=move || status.get().token() aria-live="polite">
+        <span
+            class="connection"
+            data-state=move || status.get().token()
+            data-transport=move || transport.get().token()
+            aria-live="polite"
+        >
             {move || status.get().label()}
+            <span class="transport">" · " {move || transport.get().label()}</span>
         </span>
     }
+    .into_any()
 }

@@ -4,11 +4,13 @@ mod account;
 mod home;
 mod not_found;
 mod room;
+mod transports;
 
 pub use account::{LoginPage, SignupPage};
 pub use home::HomePage;
 pub use not_found::NotFound;
 pub use room::RoomPage;
+pub use transports::TransportsPage;
 
 use crate::protocol::{ChatMessage, RoomSummary};
 use serde::{Deserialize, Serialize};

@@ -32,8 +32,26 @@ pub enum Phase {
     Done,
 }
 
+/// How a client follows its room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// One WebSocket, both ways.
+    Ws,
+    /// Server-Sent Events down, POST up.
+    Sse,
+    /// `?after=&wait=25` re-sent at once, POST up.
+    Longpoll,
+    /// `?after=` every `--poll-interval` ms, POST up.
+    Poll,
+}
+
 /// What one client does.
 pub struct ClientPlan {
+    /// How it follows the room.
+    pub transport: Transport,
+    /// Pause between short polls.
+    pub poll_interval: Duration,
     /// `http://host:port` of its server.
     pub base: String,
     /// The room's slug.
@@ -71,6 +89,11 @@ impl Header {
         }
     }
 
+    /// The text of message `n` of `sender`, stamped with the send time.
+    pub fn text(&self, micros: u64, sender: u32, n: u64) -> String {
+        format!("{micros:016}-{sender:06}-{n:08} {}", self.padding)
+    }
+
     fn frame(&self, micros: u64, sender: u32, n: u64) -> String {
         format!(
             r#"{{"type":"send","text":"{micros:016}-{sender:06}-{n:08} {}","client_id":"b{sender}-{n}"}}"#,
@@ -91,6 +114,10 @@ pub struct ClientStats {
     pub closed_by_server: bool,
     pub latency: Histogram<u64>,
     pub first_error: Option<String>,
+    /// Bytes received (payloads; for HTTP responses, headers too).
+    pub bytes: u64,
+    /// HTTP requests or connections made.
+    pub requests: u64,
     last_id: i64,
 }
 
@@ -107,33 +134,59 @@ impl ClientStats {
             closed_by_server: false,
             // 1 µs … 120 s, 3 significant figures: bounded memory per client.
             latency: Histogram::new_with_bounds(1, 120_000_000, 3)
-                .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!())),
+                .expect("constant histogram bounds are valid"),
             first_error: None,
+            bytes: 0,
+            requests: 0,
             last_id: 0,
         }
     }
 
-    fn observe(&mut self, text: &str, epoch: Instant) {
+    /// One frame (WebSocket) or event (SSE).
+    pub fn observe(&mut self, text: &str, epoch: Instant) {
         if text.starts_with(r#"{"type":"message""#) {
-            if let Some(id) = number_after(text, r#""id":"#) {
-                if id <= self.last_id {
-                    self.out_of_order += 1;
-                } else {
-                    self.last_id = id;
-                }
-            }
-            if let Some(sent_at) = stamp(text) {
-                let now = epoch.elapsed().as_micros() as u64;
-                self.latency
-                    .saturating_record(now.saturating_sub(sent_at).max(1));
-                self.received += 1;
-            }
+            self.observe_message(text, epoch);
         } else if text.starts_with(r#"{"type":"error""#) {
             self.errors += 1;
             if self.first_error.is_none() {
                 self.first_error = Some(text.chars().take(200).collect());
             }
         }
+    }
+}
+
+impl ClientStats {
+    /// A new, empty record for a client of room `room_index`.
+    pub fn for_room(room_index: usize) -> Self {
+        Self::new(room_index)
+    }
+
+    /// One message object (a frame, or an element of a poll's list): checks its id order and
+    /// records the latency of benchmark messages.
+    pub fn observe_message(&mut self, text: &str, epoch: Instant) {
+        self.record(number_after(text, r#""id":"#), stamp(text), epoch);
+    }
+
+    /// A delivered message: its id (order check) and, for benchmark messages, its send stamp.
+    pub fn record(&mut self, id: Option<i64>, sent_at: Option<u64>, epoch: Instant) {
+        if let Some(id) = id {
+            if id <= self.last_id {
+                self.out_of_order += 1;
+            } else {
+                self.last_id = id;
+            }
+        }
+        if let Some(sent_at) = sent_at {
+            let now = epoch.elapsed().as_micros() as u64;
+            self.latency
+                .saturating_record(now.saturating_sub(sent_at).max(1));
+            self.received += 1;
+        }
+    }
+
+    /// The newest message id seen (for `?after=`).
+    pub fn last_id(&self) -> i64 {
+        self.last_id
     }
 }
 
@@ -144,11 +197,16 @@ fn number_after(text: &str, key: &str) -> Option<i64> {
     text[start..start + digits].parse().ok()
 }
 
+/// The send timestamp in an encoded frame's text.
+fn stamp(frame: &str) -> Option<u64> {
+    let start = frame.find(r#""text":""#)? + 8;
+    text_stamp(frame.get(start..)?)
+}
+
 /// The send timestamp at the start of a benchmark message's text.
-fn stamp(text: &str) -> Option<u64> {
-    let start = text.find(r#""text":""#)? + 8;
-    let digits = text.get(start..start + 16)?;
-    if text.as_bytes().get(start + 16) != Some(&b'-') {
+pub fn text_stamp(text: &str) -> Option<u64> {
+    let digits = text.get(..16)?;
+    if text.as_bytes().get(16) != Some(&b'-') {
         return None;
     }
     digits.parse().ok()
@@ -218,11 +276,24 @@ async fn connect(plan: &ClientPlan) -> Result<Socket, String> {
 /// Runs one client until the run is done.
 pub async fn run(
     plan: ClientPlan,
+    phase: watch::Receiver<Phase>,
+    epoch: Instant,
+    header: std::sync::Arc<Header>,
+) -> ClientStats {
+    match plan.transport {
+        Transport::Ws => run_websocket(plan, phase, epoch, header).await,
+        _ => super::http::run(plan, phase, epoch, header).await,
+    }
+}
+
+async fn run_websocket(
+    plan: ClientPlan,
     mut phase: watch::Receiver<Phase>,
     epoch: Instant,
     header: std::sync::Arc<Header>,
 ) -> ClientStats {
     let mut stats = ClientStats::new(plan.room_index);
+    stats.requests = 1;
     let started = Instant::now();
     let socket = match connect(&plan).await {
         Ok(socket) => socket,
@@ -280,7 +351,10 @@ pub async fn run(
                 stats.sent += 1;
             }
             message = stream.next() => match message {
-                Some(Ok(Message::Text(text))) => stats.observe(text.as_str(), epoch),
+                Some(Ok(Message::Text(text))) => {
+                    stats.bytes += text.len() as u64 + if text.len() > 125 { 4 } else { 2 };
+                    stats.observe(text.as_str(), epoch);
+                }
                 Some(Ok(Message::Close(frame))) => {
                     stats.closed_by_server = true;
                     if stats.first_error.is_none() {

@@ -2,6 +2,7 @@
 //! send for a while, drain, and report.
 
 mod client;
+mod http;
 mod procstat;
 mod report;
 mod setup;
@@ -59,6 +60,12 @@ pub struct Options {
     /// A name for this run in the report.
     #[arg(long, default_value = "load")]
     pub label: String,
+    /// How clients follow their room (senders post over HTTP unless it is `ws`).
+    #[arg(long, value_enum, default_value = "ws")]
+    pub transport: client::Transport,
+    /// Milliseconds between two short polls (`--transport poll`).
+    #[arg(long, default_value_t = 1000)]
+    pub poll_interval: u64,
 }
 
 /// Runs one load test and prints its report.
@@ -99,6 +106,8 @@ pub async fn run(options: Options) -> Result<(), String> {
                     .flatten(),
             });
             let client = ClientPlan {
+                transport: options.transport,
+                poll_interval: Duration::from_millis(options.poll_interval),
                 base: urls[n % urls.len()].clone(),
                 room: room.clone(),
                 room_index,
@@ -177,6 +186,8 @@ pub struct Totals {
     pub closed_by_server: u64,
     pub latency: Histogram<u64>,
     pub first_error: Option<String>,
+    pub bytes: u64,
+    pub requests: u64,
 }
 
 impl Totals {
@@ -195,6 +206,8 @@ impl Totals {
             closed_by_server: 0,
             latency: histogram()?,
             first_error: None,
+            bytes: 0,
+            requests: 0,
         };
         let mut sent_per_room = vec![0u64; rooms];
         let mut members_per_room = vec![0u64; rooms];
@@ -212,6 +225,8 @@ impl Totals {
             totals.out_of_order += client.out_of_order;
             totals.errors += client.errors;
             totals.closed_by_server += u64::from(client.closed_by_server);
+            totals.bytes += client.bytes;
+            totals.requests += client.requests;
             totals
                 .latency
                 .add(&client.latency)

@@ -87,6 +87,14 @@ impl Report {
                 "max": ms(&totals.latency, 1.0),
             },
             "errors": totals.errors,
+            "transport": options.transport,
+            "requests": totals.requests,
+            "bytes_received": totals.bytes,
+            "bytes_per_delivery": if totals.received > 0 {
+                ((totals.bytes as f64 / totals.received as f64) * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
             "closed_by_server": totals.closed_by_server,
             "first_error": totals.first_error,
             "server": servers,
@@ -119,6 +127,13 @@ impl Report {
             ),
         );
         row("deliveries/s", j["deliveries_per_s"].to_string());
+        row(
+            "transport",
+            format!(
+                "{} ({} requests, {} bytes received, {} per delivery)",
+                j["transport"], j["requests"], j["bytes_received"], j["bytes_per_delivery"]
+            ),
+        );
         let l = &j["latency_ms"];
         row(
             "latency ms p50/p90/p99/max",

@@ -44,8 +44,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a PUBLISH pipeline or a SUBSCRIBE may take before the connection counts as lost.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the subscriber checks that its connection still answers (a silent network
-/// failure would otherwise go unnoticed until the next message that never comes).
-const PING_EVERY: Duration = Duration::from_secs(5);
+/// failure would otherwise go unnoticed until the next message that never comes). Short in
+/// tests, so a test sees several checks.
+const PING_EVERY: Duration = if cfg!(test) {
+    Duration::from_millis(100)
+} else {
+    Duration::from_secs(5)
+};
 /// How long `group_add` waits for Redis to confirm a SUBSCRIBE before serving locally only.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 /// Retry delays: from the first to the longest.
@@ -119,6 +124,11 @@ impl RedisLayer {
     /// The membership table (tests and metrics).
     pub fn router(&self) -> &LocalRouter {
         &self.local
+    }
+
+    /// How many times the subscriber connection was (re)established.
+    pub fn subscriber_connections(&self) -> u64 {
+        self.health.subscriber_connections.load(Ordering::Relaxed)
     }
 
     fn reconcile(&self, changes: GroupChanges) {
@@ -296,6 +306,8 @@ struct Health {
     reported: Mutex<Option<bool>>,
     /// Group topics whose deliveries may not have reached other processes.
     dropped: Mutex<HashSet<String>>,
+    /// Subscriber connections made so far (one, unless Redis went away).
+    subscriber_connections: std::sync::atomic::AtomicU64,
 }
 
 impl Health {
@@ -306,6 +318,7 @@ impl Health {
             subscriber: AtomicBool::new(false),
             reported: Mutex::new(None),
             dropped: Mutex::new(HashSet::new()),
+            subscriber_connections: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -442,6 +455,9 @@ async fn run_subscriber(
             continue;
         }
         backoff.reset();
+        health
+            .subscriber_connections
+            .fetch_add(1, Ordering::Relaxed);
         health.set_subscriber(true, "");
         // Whatever other processes published while we were not subscribed is in the store:
         // every local consumer re-reads from its last message.
@@ -481,7 +497,9 @@ async fn run_subscriber(
                     }
                 }
                 _ = ping.tick() => {
-                    match timeout(COMMAND_TIMEOUT, sink.ping::<String>()).await {
+                    // In subscribed mode Redis answers PING with an array ["pong", ""]: any
+                    // answer will do.
+                    match timeout(COMMAND_TIMEOUT, sink.ping::<redis::Value>()).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(error)) => break error.to_string(),
                         Err(_) => break "Redis stopped answering".to_owned(),

@@ -79,7 +79,9 @@ pub async fn read(
                 return Ok(Json(state.chat.after(&room, after, limit).await?));
             }
             Some(FeedEvent::Close { .. }) => {
-                return Err(ApiError::NotFound(format!("The room '{slug}' was deleted.")));
+                return Err(ApiError::NotFound(format!(
+                    "The room '{slug}' was deleted."
+                )));
             }
             // Other events (a rename) do not answer a poll for messages.
             Some(FeedEvent::Frame { id: None, .. }) => {}

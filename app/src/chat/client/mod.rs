@@ -1,11 +1,19 @@
-//! The browser's connection to one room: a WebSocket that reconnects with backoff and resumes
-//! from the last message it saw (`after`), plus an outbox that resends unacknowledged sends
-//! with their `client_id` so a flaky network neither loses nor duplicates a message.
+//! The browser's connection to one room, over whichever transport works.
+//!
+//! It prefers a WebSocket; when that cannot open (or keeps dropping within seconds) it falls
+//! back to HTTP streaming (SSE), then to long polling. `?transport=ws|sse|longpoll|poll`
+//! forces one. Every transport resumes from the last message it saw (`after`), and an outbox
+//! resends unacknowledged sends with their `client_id` (over the socket, or by POST for the
+//! HTTP transports), so a flaky network neither loses nor duplicates a message.
 
-use super::state::{ConnState, RoomState};
-use crate::protocol::{close_codes, codes, ServerFrame};
-use futures::{channel::mpsc, FutureExt, SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
+mod poll;
+mod post;
+mod sse;
+mod ws;
+
+use super::state::{ConnState, RoomState, Transport};
+use crate::protocol::{codes, ChatMessage, ErrorBody, ServerFrame};
+use futures::{channel::mpsc, FutureExt, StreamExt};
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -17,16 +25,22 @@ const MAX_BACKOFF_MS: u32 = 10_000;
 const OPENS_BEFORE_CHECKING_ROOM: u32 = 3;
 /// Delay before resending a message the server could not take for a passing reason.
 const RESEND_AFTER_MS: u32 = 2_000;
+/// A connection that lasted less than this did not really work.
+const HEALTHY_AFTER_MS: f64 = 15_000.0;
+/// Failed opens in a row before trying the next transport.
+const OPEN_FAILURES_BEFORE_FALLBACK: u32 = 2;
+/// Short-lived connections in a row before trying the next transport.
+const DROPS_BEFORE_FALLBACK: u32 = 3;
 
 /// What the page asks of the connection task.
-enum Command {
-    /// Send this encoded frame now if connected (it is in the outbox either way).
+pub(super) enum Command {
+    /// Send this encoded frame now if possible (it is in the outbox either way).
     Send(String),
-    /// Drop the socket and connect again at once (e.g. the session's identity changed).
+    /// Drop the connection and open it again at once (e.g. the session's identity changed).
     Reconnect,
 }
 
-/// The page's handle on its connection task. Dropping every clone stops the task.
+/// The page's handle on its connection task.
 #[derive(Clone)]
 pub struct Connection {
     commands: mpsc::UnboundedSender<Command>,
@@ -59,14 +73,24 @@ impl Connection {
     }
 }
 
-/// How one socket's life ended.
-enum Ended {
+/// How one connection's life ended.
+pub(super) enum Ended {
     /// The page stopped us.
     Stopped,
     /// The room was deleted: go back to the room list.
     RoomDeleted,
-    /// The socket failed or closed; `was_open` resets the backoff.
+    /// Open again at once (the identity changed).
+    Restart,
+    /// The connection failed or closed; `was_open` says whether it ever worked.
     Dropped { was_open: bool },
+}
+
+/// What a session needs besides the room's state.
+pub(super) struct Link<'a> {
+    pub state: RoomState,
+    pub commands: &'a mut mpsc::UnboundedReceiver<Command>,
+    /// For timers that resend outbox entries later.
+    pub resend: mpsc::UnboundedSender<Command>,
 }
 
 async fn run(
@@ -74,28 +98,63 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
     resend: mpsc::UnboundedSender<Command>,
 ) {
+    let forced = state.forced.get_value();
+    let mut transport = forced.unwrap_or(Transport::WebSocket);
     let mut backoff_ms = 0;
     let mut failed_opens = 0;
+    let mut short_lived = 0;
     loop {
+        state.transport.set(transport);
         state.status.set(if backoff_ms == 0 {
             ConnState::Connecting
         } else {
             ConnState::Reconnecting
         });
-        match session(state, &mut commands, &resend).await {
+        let started = js_sys::Date::now();
+        let link = Link {
+            state,
+            commands: &mut commands,
+            resend: resend.clone(),
+        };
+        let ended = match transport {
+            Transport::WebSocket => ws::session(link).await,
+            Transport::Sse => sse::session(link).await,
+            Transport::LongPoll => poll::session(link, poll::Mode::Long).await,
+            Transport::Poll => poll::session(link, poll::Mode::Short).await,
+        };
+        match ended {
             Ended::Stopped => return,
             Ended::RoomDeleted => {
                 state.status.set(ConnState::Closed);
                 let _ = window().location().set_href("/?notice=room-deleted");
                 return;
             }
+            Ended::Restart => {
+                backoff_ms = 0;
+                continue;
+            }
             Ended::Dropped { was_open } => {
+                let healthy = was_open && js_sys::Date::now() - started >= HEALTHY_AFTER_MS;
                 if was_open {
                     failed_opens = 0;
-                    backoff_ms = FIRST_BACKOFF_MS;
                 } else {
                     failed_opens += 1;
-                    backoff_ms = (backoff_ms * 2).clamp(FIRST_BACKOFF_MS, MAX_BACKOFF_MS);
+                }
+                short_lived = if healthy { 0 } else { short_lived + 1 };
+                backoff_ms = if healthy {
+                    FIRST_BACKOFF_MS
+                } else {
+                    (backoff_ms * 2).clamp(FIRST_BACKOFF_MS, MAX_BACKOFF_MS)
+                };
+                // This transport does not get through (a proxy that blocks or cuts it):
+                // try the next one, at once.
+                let give_up = failed_opens >= OPEN_FAILURES_BEFORE_FALLBACK
+                    || short_lived >= DROPS_BEFORE_FALLBACK;
+                if forced.is_none() && give_up && transport.fallback() != transport {
+                    transport = transport.fallback();
+                    short_lived = 0;
+                    backoff_ms = 0;
+                    continue;
                 }
             }
         }
@@ -135,75 +194,43 @@ async fn room_is_gone(state: &RoomState) -> bool {
     )
 }
 
-/// One socket, from open to close.
-async fn session(
-    state: RoomState,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-    resend: &mpsc::UnboundedSender<Command>,
-) -> Ended {
-    let Some(url) = socket_url(&state) else {
-        return Ended::Stopped;
-    };
-    let Ok(mut socket) = WebSocket::open(&url) else {
-        return Ended::Dropped { was_open: false };
-    };
-    // `poll_ready` completes when the socket opens or fails.
-    if futures::future::poll_fn(|cx| socket.poll_ready_unpin(cx))
-        .await
-        .is_err()
-        || !matches!(socket.state(), State::Open)
-    {
-        return Ended::Dropped { was_open: false };
-    }
-    state.status.set(ConnState::Live);
-    let (mut sink, mut stream) = socket.split();
-
-    let unsent: Vec<String> = state.pending.with_untracked(|p| {
+/// The encoded frames still waiting in the outbox.
+pub(super) fn unsent(state: &RoomState) -> Vec<String> {
+    state.pending.with_untracked(|p| {
         p.iter()
             .filter(|s| s.failed.is_none())
             .map(|s| s.frame.clone())
             .collect()
-    });
-    for frame in unsent {
-        if sink.send(Message::Text(frame)).await.is_err() {
-            return Ended::Dropped { was_open: true };
-        }
-    }
+    })
+}
 
-    loop {
-        futures::select! {
-            incoming = stream.next().fuse() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    if let Some(ended) = apply_frame(&state, &text, resend) {
-                        return ended;
-                    }
-                }
-                Some(Ok(Message::Bytes(_))) => {}
-                Some(Err(WebSocketError::ConnectionClose(event))) => {
-                    if event.code == close_codes::ROOM_DELETED {
-                        return Ended::RoomDeleted;
-                    }
-                    return Ended::Dropped { was_open: true };
-                }
-                // An `error` event is followed by `close`; wait for it.
-                Some(Err(_)) => {}
-                None => return Ended::Dropped { was_open: true },
-            },
-            command = commands.next() => match command {
-                None => return Ended::Stopped,
-                Some(Command::Reconnect) => return Ended::Dropped { was_open: false },
-                Some(Command::Send(frame)) => {
-                    if sink.send(Message::Text(frame)).await.is_err() {
-                        return Ended::Dropped { was_open: true };
-                    }
-                }
-            },
-        }
+/// Counts one request (a handshake, a poll, a stream (re)connection).
+pub(super) fn count_request(state: &RoomState) {
+    state.stats.update(|s| s.requests += 1);
+}
+
+/// Counts bytes received.
+pub(super) fn count_bytes(state: &RoomState, bytes: usize) {
+    state.stats.update(|s| s.bytes += bytes as u64);
+}
+
+/// Adds a message to the page and, if it was new, counts its delivery and latency.
+pub(super) fn deliver(state: &RoomState, message: ChatMessage) {
+    let sent_at = js_sys::Date::parse(&message.sent_at);
+    if state.receive(message) {
+        let latency = (js_sys::Date::now() - sent_at).max(0.0);
+        state.stats.update(|s| {
+            s.deliveries += 1;
+            if latency.is_finite() {
+                s.latency_total_ms += latency;
+                s.latency_max_ms = s.latency_max_ms.max(latency);
+            }
+        });
     }
 }
 
 /// Applies one server frame to the page; returns how the session ends if the frame ends it.
-fn apply_frame(
+pub(super) fn apply_frame(
     state: &RoomState,
     text: &str,
     resend: &mpsc::UnboundedSender<Command>,
@@ -213,20 +240,29 @@ fn apply_frame(
         return None;
     };
     match frame {
-        ServerFrame::Message(message) => state.receive(message),
-        ServerFrame::Error(error) => match error.client_id {
-            // A passing refusal (server busy, too fast): keep it in the outbox and try again.
-            Some(client_id) if is_passing(&error.code) => {
-                state.notice.set(Some(error.message));
-                schedule_resend(state, client_id, resend.clone());
-            }
-            Some(client_id) => state.refuse(&client_id, error.message),
-            None => state.notice.set(Some(error.message)),
-        },
+        ServerFrame::Message(message) => deliver(state, message),
+        ServerFrame::Error(error) => apply_error(state, error, resend),
         ServerFrame::RoomDeleted { .. } => return Some(Ended::RoomDeleted),
         ServerFrame::RoomRenamed { title, .. } => state.title.set(title),
     }
     None
+}
+
+/// A refusal from the server, as an error frame or an HTTP error body.
+pub(super) fn apply_error(
+    state: &RoomState,
+    error: ErrorBody,
+    resend: &mpsc::UnboundedSender<Command>,
+) {
+    match error.client_id {
+        // A passing refusal (server busy, too fast): keep it in the outbox and try again.
+        Some(client_id) if is_passing(&error.code) => {
+            state.notice.set(Some(error.message));
+            schedule_resend(state, client_id, resend.clone());
+        }
+        Some(client_id) => state.refuse(&client_id, error.message),
+        None => state.notice.set(Some(error.message)),
+    }
 }
 
 /// Errors that say "not now" rather than "never".
@@ -238,7 +274,11 @@ fn is_passing(code: &str) -> bool {
 }
 
 /// Resends an outbox entry (same `client_id`, so it is still stored once) after a pause.
-fn schedule_resend(state: &RoomState, client_id: String, resend: mpsc::UnboundedSender<Command>) {
+pub(super) fn schedule_resend(
+    state: &RoomState,
+    client_id: String,
+    resend: mpsc::UnboundedSender<Command>,
+) {
     let pending = state.pending;
     leptos::task::spawn_local(async move {
         gloo_timers::future::TimeoutFuture::new(RESEND_AFTER_MS).await;
@@ -253,20 +293,9 @@ fn schedule_resend(state: &RoomState, client_id: String, resend: mpsc::Unbounded
     });
 }
 
-/// `ws(s)://<this host>/ws/rooms/<slug>?after=<last id>`.
-fn socket_url(state: &RoomState) -> Option<String> {
-    let location = window().location();
-    let scheme = if location.protocol().ok()? == "https:" {
-        "wss"
-    } else {
-        "ws"
-    };
-    let host = location.host().ok()?;
-    let slug = state.slug.get_value();
-    Some(format!(
-        "{scheme}://{host}/ws/rooms/{slug}?after={}",
-        state.last_id()
-    ))
+/// The room's API path, e.g. `/api/rooms/lobby`.
+pub(super) fn room_api(state: &RoomState) -> String {
+    format!("/api/rooms/{}", state.slug.get_value())
 }
 
 /// A fresh idempotency key for one send.

@@ -151,6 +151,19 @@ async fn the_last_member_leaving_unsubscribes() {
 }
 
 #[tokio::test]
+async fn a_quiet_connection_passes_its_health_checks() {
+    // Regression: PING in subscribed mode answers ["pong", ""]; reading it as a string
+    // failed and dropped the connection at every check.
+    let redis = TestRedis::get().await;
+    let prefix = format!("quiet-{}", super::super::new_process_id());
+    let layer = RedisLayer::start(&redis.url, &prefix, 16).expect("layer");
+    assert!(layer.wait_connected(Duration::from_secs(5)).await);
+    sleep(PING_EVERY * 8).await;
+    assert_eq!(layer.health(), LayerHealth::Ok);
+    assert_eq!(layer.subscriber_connections(), 1, "no reconnects");
+}
+
+#[tokio::test]
 async fn an_unreachable_redis_degrades_but_serves_locally() {
     // Nothing listens on this port (we bound it and let go).
     let port = std::net::TcpListener::bind("127.0.0.1:0")

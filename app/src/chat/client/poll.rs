@@ -1,0 +1,119 @@
+//! The polling sessions: `GET /api/rooms/{slug}/messages?after={last id}`, either waiting on
+//! the server for the next message (`&wait=25`, long polling: re-sent at once) or answered
+//! at once and repeated every few seconds (short polling). Sends go by POST.
+
+use super::{count_bytes, count_request, deliver, post, room_api, unsent, Command, Ended, Link};
+use crate::{chat::state::ConnState, protocol::ChatMessage};
+use futures::{FutureExt, StreamExt};
+use leptos::prelude::*;
+use std::time::Duration;
+
+/// Which kind of polling.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// The server holds the request until a message arrives (or 25 s pass).
+    Long,
+    /// The server answers at once; the client asks again every few seconds.
+    Short,
+}
+
+/// Seconds a long poll may wait on the server.
+const LONG_POLL_WAIT_S: u32 = 25;
+/// Pause between two short polls.
+const SHORT_POLL_EVERY_MS: u64 = 2_000;
+
+/// What one poll brought.
+enum Polled {
+    Messages(Vec<ChatMessage>),
+    RoomGone,
+    Failed,
+}
+
+pub(super) async fn session(link: Link<'_>, mode: Mode) -> Ended {
+    let Link {
+        state,
+        commands,
+        resend,
+    } = link;
+    let mut was_open = false;
+    let mut pause = Duration::ZERO;
+    loop {
+        // The first long poll answers at once (it is how we know the server is reachable);
+        // the following ones wait for news.
+        let url = match mode {
+            Mode::Long if was_open => format!(
+                "{}/messages?after={}&wait={LONG_POLL_WAIT_S}",
+                room_api(&state),
+                state.last_id()
+            ),
+            Mode::Long | Mode::Short => {
+                format!("{}/messages?after={}", room_api(&state), state.last_id())
+            }
+        };
+        let wait = pause;
+        let poll = async move {
+            gloo_timers::future::sleep(wait).await;
+            count_request(&state);
+            fetch(&state, &url).await
+        }
+        .fuse();
+        futures::pin_mut!(poll);
+        let polled = loop {
+            futures::select! {
+                polled = poll => break polled,
+                command = commands.next() => match command {
+                    None => return Ended::Stopped,
+                    Some(Command::Reconnect) => return Ended::Restart,
+                    Some(Command::Send(frame)) => post::send(state, frame, resend.clone()),
+                },
+            }
+        };
+        match polled {
+            Polled::Messages(messages) => {
+                if !was_open {
+                    was_open = true;
+                    state.status.set(ConnState::Live);
+                    for frame in unsent(&state) {
+                        post::send(state, frame, resend.clone());
+                    }
+                }
+                for message in messages {
+                    deliver(&state, message);
+                }
+                pause = match mode {
+                    Mode::Long => Duration::ZERO,
+                    Mode::Short => Duration::from_millis(SHORT_POLL_EVERY_MS),
+                };
+            }
+            Polled::RoomGone => return Ended::RoomDeleted,
+            Polled::Failed => return Ended::Dropped { was_open },
+        }
+    }
+}
+
+async fn fetch(state: &crate::chat::RoomState, url: &str) -> Polled {
+    let Ok(response) = gloo_net::http::Request::get(url).send().await else {
+        return Polled::Failed;
+    };
+    if response.status() == 404 {
+        return Polled::RoomGone;
+    }
+    if !response.ok() {
+        return Polled::Failed;
+    }
+    // Every poll pays for its response headers too: that is the cost the comparison shows.
+    let headers: usize = response
+        .headers()
+        .entries()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum::<usize>()
+        + 17;
+    let Ok(body) = response.text().await else {
+        return Polled::Failed;
+    };
+    count_bytes(state, headers + body.len());
+    match serde_json::from_str::<Vec<ChatMessage>>(&body) {
+        Ok(messages) => Polled::Messages(messages),
+        Err(_) => Polled::Failed,
+    }
+}

@@ -1,0 +1,246 @@
+//! The HTTP transports (issue 6), black-box: SSE with Last-Event-ID resume, long polling that
+//! times out empty or wakes at once, and one idempotency across POST and WebSocket.
+
+mod common;
+
+use common::{Client, TestServer};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// One Server-Sent Event.
+#[derive(Debug, Default)]
+struct SseEvent {
+    id: Option<String>,
+    event: Option<String>,
+    data: String,
+}
+
+/// Reads events from a `text/event-stream` response.
+struct SseReader {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl SseReader {
+    fn new(response: reqwest::Response) -> Self {
+        Self {
+            stream: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event with data (comments and keep-alives skipped), within `wait`.
+    async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent::default();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("id:") {
+                        event.id = Some(value.trim().to_owned());
+                    } else if let Some(value) = line.strip_prefix("event:") {
+                        event.event = Some(value.trim().to_owned());
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        event.data.push_str(value.trim_start());
+                    }
+                }
+                if !event.data.is_empty() {
+                    return Some(event);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??
+                .ok()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+async fn open_events(
+    client: &Client,
+    slug: &str,
+    after: Option<i64>,
+    last_event_id: Option<&str>,
+) -> reqwest::Response {
+    let query = after.map(|a| format!("?after={a}")).unwrap_or_default();
+    let mut request = client
+        .http
+        .get(client.url(&format!("/api/rooms/{slug}/events{query}")));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    request.send().await.expect("GET events")
+}
+
+async fn post(client: &Client, slug: &str, text: &str) -> Value {
+    let response = client
+        .post(
+            &format!("/api/rooms/{slug}/messages"),
+            &json!({ "text": text }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn sse_streams_messages_and_resumes_with_last_event_id() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("stream", "Stream").await;
+    let reader = server.anonymous();
+
+    let response = open_events(&reader, "stream", None, None).await;
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(header("content-type").starts_with("text/event-stream"));
+    assert_eq!(header("cache-control"), "no-cache");
+    assert_eq!(header("x-accel-buffering"), "no");
+    let mut events = SseReader::new(response);
+
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three"] {
+        let sent = post(&ann, "stream", text).await;
+        let event = events.next(Duration::from_secs(5)).await.expect("an event");
+        assert_eq!(event.event.as_deref(), Some("message"));
+        let frame: Value = serde_json::from_str(&event.data).expect("JSON data");
+        assert_eq!(frame["type"], "message");
+        assert_eq!(frame["text"], text);
+        assert_eq!(
+            event.id,
+            Some(sent["id"].to_string()),
+            "the event id is the message id"
+        );
+        ids.push(event.id.expect("id"));
+    }
+    drop(events);
+
+    // Two more while disconnected; a reconnect with Last-Event-ID = "one" gets the rest,
+    // without a gap and without repeats (Last-Event-ID wins over ?after=).
+    post(&ann, "stream", "four").await;
+    post(&ann, "stream", "five").await;
+    let response = open_events(&reader, "stream", Some(0), Some(&ids[0])).await;
+    let mut events = SseReader::new(response);
+    let mut texts = Vec::new();
+    while let Some(event) = events.next(Duration::from_millis(500)).await {
+        let frame: Value = serde_json::from_str(&event.data).expect("JSON data");
+        texts.push(frame["text"].as_str().expect("text").to_owned());
+    }
+    assert_eq!(texts, ["two", "three", "four", "five"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sse_refuses_unknown_rooms_and_foreign_pages() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("private", "Private").await;
+    assert_eq!(open_events(&ann, "nope", None, None).await.status(), 404);
+    let foreign = ann
+        .http
+        .get(ann.url("/api/rooms/private/events"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(foreign.status(), 403);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_long_poll_times_out_with_an_empty_list() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("quiet", "Quiet").await;
+    let last = post(&ann, "quiet", "before").await["id"]
+        .as_i64()
+        .expect("id");
+    let started = Instant::now();
+    let response = ann
+        .get(&format!("/api/rooms/quiet/messages?after={last}&wait=1"))
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body, json!([]));
+    assert!(
+        waited >= Duration::from_millis(900),
+        "it waited: {waited:?}"
+    );
+
+    // With something new it answers at once, like a short poll.
+    let started = Instant::now();
+    let messages: Vec<Value> = ann
+        .get("/api/rooms/quiet/messages?after=0&wait=10")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(messages.len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_long_poll_wakes_within_100_ms_of_a_message() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("wake", "Wake").await;
+    let poller = server.anonymous();
+    let poll = tokio::spawn(async move {
+        let response = poller.get("/api/rooms/wake/messages?after=0&wait=20").await;
+        let arrived = Instant::now();
+        let body: Vec<Value> = response.json().await.expect("json");
+        (arrived, body)
+    });
+    // Let the poll reach the server and start waiting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = post(&ann, "wake", "wake up").await;
+    let stored = Instant::now();
+    let (arrived, body) = poll.await.expect("poll task");
+    assert_eq!(body.len(), 1);
+    assert_eq!(body[0]["id"], sent["id"]);
+    let delay = arrived.saturating_duration_since(stored);
+    assert!(delay < Duration::from_millis(100), "woke after {delay:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_client_id_over_post_and_websocket_is_stored_once() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("both", "Both").await;
+    let posted = ann
+        .post(
+            "/api/rooms/both/messages",
+            &json!({ "text": "sent twice", "client_id": "same-key" }),
+        )
+        .await;
+    assert_eq!(posted.status(), 201);
+    let posted: Value = posted.json().await.expect("json");
+    let mut ws = ann.connect("both", None).await;
+    ws.say("sent twice", Some("same-key")).await;
+    let echoed = ws.next_message().await;
+    assert_eq!(
+        echoed["id"], posted["id"],
+        "the WebSocket retry returns the stored one"
+    );
+    let stored: Vec<Value> = ann
+        .get("/api/rooms/both/messages")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stored.len(), 1);
+    server.shutdown().await;
+}
