@@ -2,7 +2,7 @@
 //! and gap repair.
 
 use super::{Store, StoreError};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 use std::collections::HashMap;
 
 /// A message about to be stored.
@@ -76,55 +76,82 @@ impl Store {
     /// Stores a batch of messages in one transaction (one fsync for the lot), in order.
     ///
     /// The transaction starts with `BEGIN IMMEDIATE`, taking SQLite's write lock before it
-    /// reads each room's latest seq: another process sharing the file cannot slip a message
-    /// in between, so seqs stay gap-free and in id order.
+    /// reads anything: another process sharing the file cannot slip a message in between, so
+    /// seqs stay gap-free and in id order, and a `client_id` checked here cannot be stored by
+    /// someone else before the insert. The whole batch costs a handful of statements, not one
+    /// per message: one lookup of retried `client_id`s, one head read per room, multi-row
+    /// inserts, one counter update per room.
     pub async fn insert_messages(
         &self,
         batch: &[&NewMessage],
     ) -> Result<Vec<Inserted>, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let earlier = earlier_rows(&mut tx, batch).await?;
+
+        // Decide what each draft is: a retry of an earlier row, a retry of a row earlier in
+        // this batch, or a new row with the next seq of its room.
+        enum Outcome {
+            Earlier(MessageRecord),
+            SameAs(usize),
+            New(usize),
+        }
         let mut next_seq: HashMap<i64, i64> = HashMap::new();
-        let mut stats: HashMap<i64, (i64, i64)> = HashMap::new();
-        let mut results = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<(&NewMessage, i64)> = Vec::with_capacity(batch.len());
+        let mut in_batch: HashMap<(i64, &str), usize> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
         for message in batch {
+            let key = message.client_id.as_deref().map(|c| (message.author_id, c));
+            if let Some(key) = key {
+                if let Some(row) = earlier.get(&(key.0, key.1.to_owned())) {
+                    outcomes.push(Outcome::Earlier(row.clone()));
+                    continue;
+                }
+                if let Some(first) = in_batch.get(&key) {
+                    outcomes.push(Outcome::SameAs(*first));
+                    continue;
+                }
+            }
             let seq = match next_seq.get(&message.room_id) {
                 Some(seq) => *seq,
                 None => head_in(&mut tx, message.room_id).await?.seq + 1,
             };
-            let inserted = sqlx::query_as::<_, MessageRecord>(&format!(
-                "INSERT INTO messages (room_id, seq, author_id, author_name, text, client_id, sent_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (author_id, client_id) DO NOTHING
-                 RETURNING {COLUMNS}"
-            ))
-            .bind(message.room_id)
-            .bind(seq)
-            .bind(message.author_id)
-            .bind(&message.author_name)
-            .bind(&message.text)
-            .bind(&message.client_id)
-            .bind(message.sent_at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            match inserted {
-                Some(record) => {
-                    next_seq.insert(message.room_id, seq + 1);
-                    let entry = stats.entry(message.room_id).or_default();
-                    entry.0 += 1;
-                    entry.1 = entry.1.max(record.sent_at);
-                    results.push(Inserted::New(record));
-                }
-                None => {
-                    let earlier = sqlx::query_as::<_, MessageRecord>(&format!(
-                        "SELECT {COLUMNS} FROM messages WHERE author_id = ? AND client_id = ?"
-                    ))
-                    .bind(message.author_id)
-                    .bind(&message.client_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    results.push(Inserted::Duplicate(earlier));
-                }
+            next_seq.insert(message.room_id, seq + 1);
+            if let Some(key) = key {
+                in_batch.insert(key, fresh.len());
             }
+            outcomes.push(Outcome::New(fresh.len()));
+            fresh.push((message, seq));
+        }
+
+        let mut stored: HashMap<(i64, i64), MessageRecord> = HashMap::with_capacity(fresh.len());
+        for rows in fresh.chunks(INSERT_ROWS) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO messages (room_id, seq, author_id, author_name, text, client_id, sent_at) ",
+            );
+            insert.push_values(rows, |mut row, (message, seq)| {
+                row.push_bind(message.room_id)
+                    .push_bind(*seq)
+                    .push_bind(message.author_id)
+                    .push_bind(&message.author_name)
+                    .push_bind(&message.text)
+                    .push_bind(&message.client_id)
+                    .push_bind(message.sent_at);
+            });
+            insert.push(format!(" RETURNING {COLUMNS}"));
+            let records = insert
+                .build_query_as::<MessageRecord>()
+                .fetch_all(&mut *tx)
+                .await?;
+            for record in records {
+                stored.insert((record.room_id, record.seq), record);
+            }
+        }
+
+        let mut stats: HashMap<i64, (i64, i64)> = HashMap::new();
+        for (message, _) in &fresh {
+            let entry = stats.entry(message.room_id).or_default();
+            entry.0 += 1;
+            entry.1 = entry.1.max(message.sent_at);
         }
         for (room_id, (added, last_at)) in stats {
             sqlx::query(
@@ -138,7 +165,22 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(results)
+
+        let record_of = |index: usize| {
+            let (message, seq) = fresh[index];
+            stored
+                .get(&(message.room_id, seq))
+                .cloned()
+                .ok_or_else(|| StoreError::BatchFailed("an inserted row was not returned".into()))
+        };
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Outcome::Earlier(row) => Ok(Inserted::Duplicate(row)),
+                Outcome::SameAs(index) => record_of(index).map(Inserted::Duplicate),
+                Outcome::New(index) => record_of(index).map(Inserted::New),
+            })
+            .collect()
     }
 
     /// The room's newest message id and seq (zeros when empty).
@@ -204,6 +246,45 @@ impl Store {
         rows.reverse();
         Ok(rows)
     }
+}
+
+/// Rows per multi-row INSERT: 7 parameters each stays far below SQLite's 32,766.
+const INSERT_ROWS: usize = 256;
+
+/// Rows already stored for the batch's `(author, client_id)` pairs (retries), in one query.
+async fn earlier_rows(
+    tx: &mut Transaction<'_, Sqlite>,
+    batch: &[&NewMessage],
+) -> Result<HashMap<(i64, String), MessageRecord>, StoreError> {
+    let keyed: Vec<(i64, &str)> = batch
+        .iter()
+        .filter_map(|m| m.client_id.as_deref().map(|c| (m.author_id, c)))
+        .collect();
+    let mut earlier = HashMap::new();
+    for keys in keyed.chunks(INSERT_ROWS) {
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {COLUMNS} FROM messages WHERE (author_id, client_id) IN (VALUES "
+        ));
+        let mut values = query.separated(", ");
+        for (author_id, client_id) in keys {
+            values.push("(");
+            values.push_bind_unseparated(*author_id);
+            values.push_unseparated(", ");
+            values.push_bind_unseparated(*client_id);
+            values.push_unseparated(")");
+        }
+        query.push(")");
+        let rows = query
+            .build_query_as::<MessageRecord>()
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in rows {
+            if let Some(client_id) = row.client_id.clone() {
+                earlier.insert((row.author_id, client_id), row);
+            }
+        }
+    }
+    Ok(earlier)
 }
 
 /// [`Store::room_head`] inside the write transaction.
