@@ -102,6 +102,11 @@ pub(crate) fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             if !is_plain_form(&parts) {
                 response.set_status(status_of(error));
             }
+            if let AppError::RateLimited { retry_after } = error {
+                if let Ok(value) = http::HeaderValue::from_str(&retry_after.to_string()) {
+                    response.insert_header(http::header::RETRY_AFTER, value);
+                }
+            }
         }
     }
     result

@@ -163,13 +163,19 @@ impl MessageText {
 
 /// An account name: 3–32 letters (any script, Hangul included), digits, `_`, `.` or `-`.
 /// Names are unique without regard to case: [`Username::key`] is what uniqueness uses.
+/// Names are stored in Unicode NFC, so `한` typed as one syllable or as three jamo is the
+/// same name (they look identical; two accounts would let one impersonate the other).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Username(String);
 
 impl Username {
-    /// Checks length and characters (no trimming: a name with spaces is a typo to report).
+    /// Normalises to NFC, then checks length and characters (no trimming: a name with
+    /// spaces is a typo to report).
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        use unicode_normalization::UnicodeNormalization;
+        let normalised: String = raw.nfc().collect();
+        let raw = normalised.as_str();
         let chars = raw.chars().count();
         if !USERNAME_CHARS.contains(&chars) {
             return Err(Invalid::new(
@@ -411,6 +417,13 @@ mod tests {
         ] {
             assert!(Username::parse(bad).is_err(), "{bad:?} should be refused");
         }
+        // 한글방, as three syllables and as eight jamo.
+        let composed = Username::parse("\u{D55C}\u{AE00}\u{BC29}").expect("valid");
+        let decomposed = Username::parse(
+            "\u{1112}\u{1161}\u{11AB}\u{1100}\u{1173}\u{11AF}\u{1107}\u{1161}\u{11BC}",
+        )
+        .expect("valid");
+        assert_eq!(composed, decomposed, "one name, however it was typed");
         let mixed = Username::parse("Ann.B").expect("valid");
         assert_eq!(mixed.key(), "ann.b");
         assert_eq!(Username::parse("ÄNN").expect("valid").key(), "änn");

@@ -109,11 +109,18 @@ pub async fn delete_room(slug: String) -> Result<(), AppError> {
     )
 }
 
-/// Where to go after logging in: a path on this site, never another site (`//evil`,
-/// `https://…`), so the `next` parameter cannot be used to send users elsewhere.
+/// Where to go after logging in: a path on this site, never another site, so the `next`
+/// parameter cannot send users elsewhere. Browsers drop tabs and newlines from URLs and read
+/// a backslash as `/`, so `/<TAB>/evil.example` or `/\evil.example` would become
+/// `//evil.example`: anything but a plain, visible path is refused (which also keeps it a
+/// valid header value).
 pub fn local_path(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && path.bytes().all(|b| b > 0x20 && b != 0x7f && b != b'\\') =>
+        {
             path
         }
         _ => "/",
@@ -193,4 +200,26 @@ pub async fn post_message(
         }
         .await,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(local_path(Some("/rooms/lobby?x=1")), "/rooms/lobby?x=1");
+        assert_eq!(local_path(None), "/");
+        for hostile in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "evil",
+            "/ /evil",
+        ] {
+            assert_eq!(local_path(Some(hostile)), "/", "{hostile:?}");
+        }
+    }
 }

@@ -75,15 +75,12 @@ impl Backend for ServerBackend {
         else {
             return Err(AppError::InvalidCredentials);
         };
-        self.state
-            .limits
-            .login_attempt(&username.key())
-            .map_err(api_error)?;
+        let key = username.key();
+        self.state.limits.login_allowed(&key).map_err(api_error)?;
         let session = session_of(req)?;
-        let identity = auth::log_in(&session, &self.state.store, &username, &password)
-            .await
-            .map_err(auth_error)?;
-        Ok(identity.viewer())
+        let outcome = auth::log_in(&session, &self.state.store, &username, &password).await;
+        self.state.limits.login_outcome(&key, outcome.is_ok());
+        Ok(outcome.map_err(auth_error)?.viewer())
     }
 
     async fn log_out(&self, req: &Parts) -> Result<(), AppError> {

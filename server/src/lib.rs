@@ -155,6 +155,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<RunningS
     sessions.migrate().await?;
     tokio::spawn(sessions.clone().continuously_delete_expired(SESSION_SWEEP));
     let layer = channel_layer(&settings)?;
+    tokio::spawn(auth::password::warm_up());
     serve_with(settings, listener, store, layer, sessions).await
 }
 

@@ -1,6 +1,7 @@
-//! Rate limits (governor's GCRA token buckets):
-//! - log-in and sign-up attempts per client IP, and log-in attempts per account, so
-//!   passwords cannot be guessed at speed (429 with `Retry-After`);
+//! Rate limits:
+//! - log-in, sign-up and guest attempts per client IP (governor's GCRA token bucket; IPv6
+//!   per /64, which one client usually owns), and failed log-ins per account (a short
+//!   lock-out), so passwords cannot be guessed at speed (429 with `Retry-After`);
 //! - messages per user per connection (WebSocket: a `rate_limited` error frame, and the
 //!   socket is closed if the client keeps pushing) and per user over HTTP (429).
 
@@ -9,14 +10,20 @@ use governor::{
     clock::{Clock, DefaultClock},
     DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter,
 };
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 /// The configured limits (0 turns a limit off).
 #[derive(Clone, Copy, Debug)]
 pub struct LimitSettings {
     /// Log-in and sign-up attempts per minute per IP (and the burst allowed at once).
     pub auth_per_minute: u32,
-    /// Log-in attempts per minute per account.
+    /// Failed log-ins per minute per account before it is locked for the rest of the minute.
     pub login_per_account_per_minute: u32,
     /// Messages per second per user per connection.
     pub message_rate: u32,
@@ -38,7 +45,7 @@ impl Default for LimitSettings {
 /// The limiters shared by every request.
 pub struct Limits {
     auth_by_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    login_by_account: Option<DefaultKeyedRateLimiter<String>>,
+    failed_logins: Option<FailedLogins>,
     message_quota: Option<Quota>,
     http_messages: Option<DefaultKeyedRateLimiter<i64>>,
 }
@@ -56,26 +63,36 @@ impl Limits {
         });
         Self {
             auth_by_ip: per_minute(settings.auth_per_minute).map(RateLimiter::keyed),
-            login_by_account: per_minute(settings.login_per_account_per_minute)
-                .map(RateLimiter::keyed),
+            failed_logins: (settings.login_per_account_per_minute > 0).then(|| FailedLogins {
+                allowed: settings.login_per_account_per_minute,
+                window: Duration::from_secs(60),
+                accounts: Mutex::new(HashMap::new()),
+            }),
             message_quota,
             http_messages: message_quota.map(RateLimiter::keyed),
         }
     }
 
-    /// One log-in or sign-up attempt from `ip`.
+    /// One log-in, sign-up or guest attempt from `ip`.
     pub fn auth_attempt(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
         match (&self.auth_by_ip, ip) {
-            (Some(limiter), Some(ip)) => check(limiter.check_key(&ip)),
+            (Some(limiter), Some(ip)) => check(limiter.check_key(&network_of(ip))),
             _ => Ok(()),
         }
     }
 
-    /// One log-in attempt on the account with this username key.
-    pub fn login_attempt(&self, username_key: &str) -> Result<(), ApiError> {
-        match &self.login_by_account {
-            Some(limiter) => check(limiter.check_key(&username_key.to_owned())),
+    /// Whether the account may try to log in now (it is locked after too many failures).
+    pub fn login_allowed(&self, username_key: &str) -> Result<(), ApiError> {
+        match &self.failed_logins {
+            Some(failures) => failures.allowed(username_key),
             None => Ok(()),
+        }
+    }
+
+    /// Records the outcome of a log-in on the account.
+    pub fn login_outcome(&self, username_key: &str, succeeded: bool) {
+        if let Some(failures) = &self.failed_logins {
+            failures.record(username_key, succeeded);
         }
     }
 
@@ -97,12 +114,72 @@ impl Limits {
         if let Some(limiter) = &self.auth_by_ip {
             limiter.retain_recent();
         }
-        if let Some(limiter) = &self.login_by_account {
-            limiter.retain_recent();
+        if let Some(failures) = &self.failed_logins {
+            failures.forget_old();
         }
         if let Some(limiter) = &self.http_messages {
             limiter.retain_recent();
         }
+    }
+}
+
+/// The key of an address for per-IP limits: IPv4 as is, IPv6 by its /64 (one household or
+/// server gets a whole /64, so single addresses are free to rotate).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+    }
+}
+
+/// Failed log-ins per account within a window; past the allowance the account is locked
+/// until the window ends. A success clears the count. (Only failures count, so a user who
+/// logs in often is never locked out by their own successes.)
+struct FailedLogins {
+    allowed: u32,
+    window: Duration,
+    accounts: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl FailedLogins {
+    fn allowed(&self, key: &str) -> Result<(), ApiError> {
+        let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        match accounts.get(key) {
+            Some((failures, since)) if *failures >= self.allowed => {
+                let left = self.window.saturating_sub(since.elapsed());
+                if left.is_zero() {
+                    Ok(())
+                } else {
+                    Err(ApiError::RateLimited {
+                        retry_after: left.as_secs().max(1),
+                    })
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn record(&self, key: &str, succeeded: bool) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        if succeeded {
+            accounts.remove(key);
+            return;
+        }
+        let entry = accounts
+            .entry(key.to_owned())
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= self.window {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    fn forget_old(&self) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        accounts.retain(|_, (_, since)| since.elapsed() < self.window);
     }
 }
 
@@ -147,10 +224,36 @@ mod tests {
             other => panic!("expected a rate limit, got {other:?}"),
         }
         assert!(limits.auth_attempt(Some(other)).is_ok(), "per IP");
-        assert!(limits.login_attempt("ann").is_ok());
-        assert!(limits.login_attempt("ann").is_ok());
-        assert!(limits.login_attempt("ann").is_err());
-        assert!(limits.login_attempt("bob").is_ok(), "per account");
+        // Two failures lock the account; another account is unaffected; successes never
+        // count.
+        for _ in 0..5 {
+            limits.login_outcome("carol", true);
+        }
+        assert!(limits.login_allowed("carol").is_ok());
+        limits.login_outcome("ann", false);
+        assert!(limits.login_allowed("ann").is_ok());
+        limits.login_outcome("ann", false);
+        assert!(matches!(
+            limits.login_allowed("ann"),
+            Err(ApiError::RateLimited { .. })
+        ));
+        assert!(limits.login_allowed("bob").is_ok(), "per account");
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_slash_64() {
+        let limits = Limits::new(LimitSettings {
+            auth_per_minute: 2,
+            ..LimitSettings::default()
+        });
+        for last in 1..=2u16 {
+            let ip: IpAddr = format!("2001:db8:1:2::{last:x}").parse().expect("ip");
+            assert!(limits.auth_attempt(Some(ip)).is_ok());
+        }
+        let rotated: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        assert!(limits.auth_attempt(Some(rotated)).is_err());
+        let elsewhere: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert!(limits.auth_attempt(Some(elsewhere)).is_ok());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde_json::json;
 use std::sync::Arc;
-use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer, trace::TraceLayer};
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer, SessionStore};
 
 /// Largest request body the API accepts.
@@ -45,6 +45,8 @@ pub fn router<S: SessionStore + Clone>(
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(cookies.secure)
+        // Save on every use, so an active session keeps moving its expiry forward.
+        .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(
             tower_sessions::cookie::time::Duration::days(i64::from(cookies.idle_days.max(1))),
         ));
@@ -63,12 +65,16 @@ pub fn router<S: SessionStore + Clone>(
             AppState,
             _,
         >(page_context, shell))
-        .layer(middleware::from_fn_with_state(state.clone(), origin::guard))
+        // Inner to outer: the rate limit only counts requests the origin guard let through,
+        // so another site cannot spend a visitor's log-in budget.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth_rate_limit,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), origin::guard))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Server functions read their bodies without axum's extractors: cap every body.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(session_layer)
         .layer(CompressionLayer::new())
         .layer(security_headers::nosniff())
@@ -85,7 +91,15 @@ async fn auth_rate_limit(
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    const AUTH_PATHS: [&str; 4] = ["/api/login", "/api/signup", "/fn/login", "/fn/signup"];
+    // Creating identities is limited too: each guest would get its own message budget.
+    const AUTH_PATHS: [&str; 6] = [
+        "/api/login",
+        "/api/signup",
+        "/api/session/guest",
+        "/fn/login",
+        "/fn/signup",
+        "/fn/guest",
+    ];
     if request.method() == axum::http::Method::POST && AUTH_PATHS.contains(&request.uri().path()) {
         let (parts, body) = request.into_parts();
         if let Err(limited) = state.limits.auth_attempt(state.client_ip(&parts)) {

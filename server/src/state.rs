@@ -37,9 +37,13 @@ impl AppState {
     /// `X-Forwarded-For` entry (the one the proxy itself added).
     pub fn client_ip(&self, parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
         if self.trust_proxy {
+            // The last entry of the last header: the one our proxy wrote (a client can put
+            // anything before it, in the same header or an earlier one).
             let forwarded = parts
                 .headers
-                .get("x-forwarded-for")
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit(',').next())
                 .and_then(|ip| ip.trim().parse().ok());

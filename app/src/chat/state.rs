@@ -166,12 +166,18 @@ pub struct RoomState {
     pub forced: StoredValue<Option<Transport>>,
     /// What the connection has cost so far.
     pub stats: RwSignal<TransportStats>,
+    /// The newest id the transport itself has delivered, in order: where it resumes
+    /// (`after`). Messages that arrive out of band (the answer to our own POST) are shown
+    /// but do not move it, or a message stored just before ours would be skipped.
+    pub cursor: StoredValue<i64>,
 }
 
 impl RoomState {
     /// State for a room, seeded with the server-rendered history.
     pub fn new(slug: String, title: String, history: Vec<ChatMessage>) -> Self {
+        let cursor = history.last().map_or(0, |m| m.id);
         Self {
+            cursor: StoredValue::new(cursor),
             slug: StoredValue::new(slug),
             title: RwSignal::new(title),
             messages: RwSignal::new(history),
@@ -193,10 +199,15 @@ impl RoomState {
         self
     }
 
-    /// The id to resume from: the newest message shown.
+    /// The id to resume from: the newest message the transport delivered in order.
     pub fn last_id(&self) -> i64 {
-        self.messages
-            .with_untracked(|list| list.last().map(|m| m.id).unwrap_or(0))
+        self.cursor.get_value()
+    }
+
+    /// Moves the resume point forward (never back).
+    pub fn advance_cursor(&self, id: i64) {
+        self.cursor
+            .update_value(|cursor| *cursor = (*cursor).max(id));
     }
 
     /// Adds a message from the server, keeping order and dropping duplicates, and clears the

@@ -18,7 +18,7 @@ pub async fn prepare(options: &Options, urls: &[String]) -> Result<Plan, String>
         .map(|d| d.as_millis() % 100_000_000)
         .unwrap_or_default();
     let rooms: Vec<String> = (0..options.rooms)
-        .map(|i| format!("bench-{run}-{i}"))
+        .map(|i| format!("bench-{run}-{}-{i}", std::process::id()))
         .collect();
     let senders = options.rooms * options.senders_per_room;
     if options.bare {

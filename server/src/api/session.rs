@@ -62,9 +62,11 @@ async fn log_in(
     ) else {
         return Err(ApiError::InvalidCredentials);
     };
-    state.limits.login_attempt(&username.key())?;
-    let identity = auth::log_in(&session, &state.store, &username, &password).await?;
-    Ok(Json(identity.viewer()))
+    let key = username.key();
+    state.limits.login_allowed(&key)?;
+    let outcome = auth::log_in(&session, &state.store, &username, &password).await;
+    state.limits.login_outcome(&key, outcome.is_ok());
+    Ok(Json(outcome?.viewer()))
 }
 
 /// Ends the session (and rotates its id: the old cookie is worthless).

@@ -42,6 +42,7 @@ pub async fn read(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     ApiQuery(query): ApiQuery<ReadQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<Vec<ChatMessage>>, ApiError> {
     let room = state.chat.room(&slug).await?;
     let Some(after) = query.after else {
@@ -52,6 +53,10 @@ pub async fn read(
     let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
     if wait == 0 {
         return Ok(Json(state.chat.after(&room, after, limit).await?));
+    }
+    // A waiting poll holds a connection slot: another site's pages may not take them.
+    if state.origins.check(&headers) == crate::origin::OriginCheck::Refused {
+        return Err(ApiError::BadOrigin);
     }
     let Ok(_permit) = state.connections.clone().try_acquire_owned() else {
         return Err(ApiError::Overloaded);

@@ -118,8 +118,8 @@ struct Consumer {
 enum Reply {
     /// A frame for this client only (error, or the echo of a duplicate send).
     Frame(Utf8Bytes),
-    /// A last frame, then close with this code.
-    Close(Utf8Bytes, u16),
+    /// A last frame, then close with this code and reason.
+    Close(Utf8Bytes, u16, &'static str),
 }
 
 impl Consumer {
@@ -132,6 +132,7 @@ impl Consumer {
             identity: self.identity.clone(),
             limiter: self.limiter,
             strikes: 0,
+            strikes_since: tokio::time::Instant::now(),
         };
         let reader = read_loop(stream, sender, replies);
         let writer = write_loop(sink, feed, reply_queue, self.shutdown.clone());
@@ -157,8 +158,10 @@ struct Sender {
     room: Room,
     identity: Option<Identity>,
     limiter: Option<DefaultDirectRateLimiter>,
-    /// Sends refused in a row for going too fast.
+    /// Frames refused for going too fast in the current window.
     strikes: u32,
+    /// When the current strike window began.
+    strikes_since: tokio::time::Instant,
 }
 
 async fn read_loop(
@@ -179,16 +182,23 @@ async fn read_loop(
             Ok(Message::Text(text)) => match sender.handle_text(text.as_str()).await {
                 Handled::Reply(frame) => Some(frame),
                 Handled::Quiet => None,
-                Handled::Close(frame, code) => {
-                    let _ = replies.send(Reply::Close(frame, code)).await;
+                Handled::Close(frame, code, reason) => {
+                    let _ = replies.send(Reply::Close(frame, code, reason)).await;
                     return;
                 }
             },
-            Ok(Message::Binary(_)) => Some(error_frame(
-                codes::BAD_FRAME,
-                "Binary frames are not supported; send JSON text frames.",
-                None,
-            )),
+            Ok(Message::Binary(_)) => match sender.charge(None) {
+                Handled::Close(frame, code, reason) => {
+                    let _ = replies.send(Reply::Close(frame, code, reason)).await;
+                    return;
+                }
+                Handled::Reply(frame) => Some(frame),
+                Handled::Quiet => Some(error_frame(
+                    codes::BAD_FRAME,
+                    "Binary frames are not supported; send JSON text frames.",
+                    None,
+                )),
+            },
             // Pings are answered by tungstenite; Close is answered while we keep reading.
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => None,
             Err(error) => {
@@ -199,7 +209,11 @@ async fn read_loop(
                         None,
                     );
                     let _ = replies
-                        .send(Reply::Close(frame, close_codes::TOO_LARGE))
+                        .send(Reply::Close(
+                            frame,
+                            close_codes::TOO_LARGE,
+                            "message too large",
+                        ))
                         .await;
                 } else {
                     tracing::debug!(%error, "WebSocket read failed");
@@ -221,17 +235,59 @@ enum Handled {
     Reply(Utf8Bytes),
     /// Nothing to say (the message reaches everyone through the room).
     Quiet,
-    /// Answer, then close with this code.
-    Close(Utf8Bytes, u16),
+    /// Answer, then close with this code and reason.
+    Close(Utf8Bytes, u16, &'static str),
 }
 
-/// Refusals in a row for sending too fast after which the connection is closed.
+/// Frames refused for going too fast within [`STRIKE_WINDOW`] after which the connection is
+/// closed: a client that ignores `rate_limited` is abusive, not unlucky.
 const MAX_STRIKES: u32 = 20;
+const STRIKE_WINDOW: Duration = Duration::from_secs(10);
 
 impl Sender {
-    /// Handles one text frame.
+    /// Charges one client frame to the rate limit: `Quiet` when it may proceed, otherwise
+    /// the refusal (and, for a client that keeps pushing, the close).
+    fn charge(&mut self, client_id: Option<String>) -> Handled {
+        let Some(wait) = self
+            .limiter
+            .as_ref()
+            .and_then(|limiter| crate::limits::wait_time(limiter.check()))
+        else {
+            return Handled::Quiet;
+        };
+        if self.strikes_since.elapsed() > STRIKE_WINDOW {
+            self.strikes = 0;
+            self.strikes_since = tokio::time::Instant::now();
+        }
+        self.strikes += 1;
+        let refusal = error_frame(
+            codes::RATE_LIMITED,
+            &format!(
+                "You are sending too fast; wait {:.1} s.",
+                wait.as_secs_f64().max(0.1)
+            ),
+            client_id,
+        );
+        if self.strikes >= MAX_STRIKES {
+            Handled::Close(refusal, close_codes::POLICY, "too many messages")
+        } else {
+            Handled::Reply(refusal)
+        }
+    }
+
+    /// Handles one text frame. Every frame counts against the rate limit, malformed ones
+    /// included: each is answered, so each costs us something.
     async fn handle_text(&mut self, text: &str) -> Handled {
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
+        let parsed = serde_json::from_str::<ClientFrame>(text);
+        let client_id = match &parsed {
+            Ok(ClientFrame::Send { client_id, .. }) => client_id.clone(),
+            Err(_) => None,
+        };
+        match self.charge(client_id) {
+            Handled::Quiet => {}
+            refused => return refused,
+        }
+        let frame = match parsed {
             Ok(frame) => frame,
             Err(error) => return Handled::Reply(describe_bad_frame(text, &error)),
         };
@@ -244,26 +300,6 @@ impl Sender {
                         client_id,
                     ));
                 };
-                if let Some(wait) = self
-                    .limiter
-                    .as_ref()
-                    .and_then(|limiter| crate::limits::wait_time(limiter.check()))
-                {
-                    self.strikes += 1;
-                    let refusal = error_frame(
-                        codes::RATE_LIMITED,
-                        &format!(
-                            "You are sending too fast; wait {:.1} s.",
-                            wait.as_secs_f64().max(0.1)
-                        ),
-                        client_id,
-                    );
-                    if self.strikes >= MAX_STRIKES {
-                        return Handled::Close(refusal, close_codes::POLICY);
-                    }
-                    return Handled::Reply(refusal);
-                }
-                self.strikes = 0;
                 match self
                     .chat
                     .send(author, &self.room, &text, client_id.as_deref())
@@ -353,7 +389,7 @@ async fn write_loop(
             }
             reply = replies.recv() => match reply {
                 Some(Reply::Frame(frame)) => Step::Write(Message::Text(frame)),
-                Some(Reply::Close(frame, code)) => Step::Close(Some(frame), code, "frame too large"),
+                Some(Reply::Close(frame, code, reason)) => Step::Close(Some(frame), code, reason),
                 // The reader ended: the client is gone.
                 None => return,
             },

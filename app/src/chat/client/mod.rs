@@ -153,6 +153,7 @@ async fn run(
                 if forced.is_none() && give_up && transport.fallback() != transport {
                     transport = transport.fallback();
                     short_lived = 0;
+                    failed_opens = 0;
                     backoff_ms = 0;
                     continue;
                 }
@@ -240,7 +241,11 @@ pub(super) fn apply_frame(
         return None;
     };
     match frame {
-        ServerFrame::Message(message) => deliver(state, message),
+        // Frames arrive in the server's order: the cursor may follow them.
+        ServerFrame::Message(message) => {
+            state.advance_cursor(message.id);
+            deliver(state, message);
+        }
         ServerFrame::Error(error) => apply_error(state, error, resend),
         ServerFrame::RoomDeleted { .. } => return Some(Ended::RoomDeleted),
         ServerFrame::RoomRenamed { title, .. } => state.title.set(title),

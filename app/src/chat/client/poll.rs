@@ -78,6 +78,7 @@ pub(super) async fn session(link: Link<'_>, mode: Mode) -> Ended {
                     }
                 }
                 for message in messages {
+                    state.advance_cursor(message.id);
                     deliver(&state, message);
                 }
                 pause = match mode {

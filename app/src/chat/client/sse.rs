@@ -9,8 +9,10 @@ use gloo_net::eventsource::{futures::EventSource, State};
 use leptos::prelude::*;
 use std::time::Duration;
 
-/// Event names the server sends (the frame types).
-const EVENTS: [&str; 3] = ["message", "room_renamed", "room_deleted"];
+/// Event names the server sends: the frame types, and `ping` every 15 s.
+const EVENTS: [&str; 4] = ["message", "room_renamed", "room_deleted", "ping"];
+/// A stream silent for this long is stuck (a proxy holding it back): give it up.
+const SILENCE_MS: f64 = 35_000.0;
 /// How long to wait for the stream to open.
 const OPEN_TIMEOUT_MS: f64 = 10_000.0;
 
@@ -58,11 +60,13 @@ pub(super) async fn session(link: Link<'_>) -> Ended {
     }
 
     let mut was_connected = true;
+    let mut last_heard = js_sys::Date::now();
     let mut ticks = gloo_timers::future::IntervalStream::new(500).fuse();
     loop {
         futures::select! {
             event = events.next() => match event {
                 Some(Ok((name, message))) => {
+                    last_heard = js_sys::Date::now();
                     let data = message.data().as_string().unwrap_or_default();
                     let id = message.last_event_id();
                     // "event: …\nid: …\ndata: …\n\n" as it came over the wire.
@@ -79,6 +83,9 @@ pub(super) async fn session(link: Link<'_>) -> Ended {
                 }
             },
             _ = ticks.next() => {
+                if js_sys::Date::now() - last_heard > SILENCE_MS {
+                    return Ended::Dropped { was_open: true };
+                }
                 // The browser reconnects a dropped stream itself: show it, and count it.
                 match source.state() {
                     State::Open => {
