@@ -128,6 +128,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     serving: JoinHandle<std::io::Result<()>>,
+    /// To tell every local connection to go away.
+    layer: Arc<dyn ChannelLayer>,
     connections: Arc<Semaphore>,
     max_connections: u32,
 }
@@ -136,6 +138,7 @@ impl RunningServer {
     /// Stops accepting, tells every connection to close (1001), and waits for them.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        self.layer.broadcast_local(layer::Delivery::GoAway);
         match self.serving.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "server stopped with an error"),
@@ -190,7 +193,7 @@ async fn serve_with<S: SessionStore + Clone>(
     layer: Arc<dyn ChannelLayer>,
     sessions: S,
 ) -> Result<RunningServer, StartError> {
-    let chat = ChatService::start(store.clone(), layer);
+    let chat = ChatService::start(store.clone(), layer.clone());
     let max_connections = u32::try_from(settings.serve.max_connections).unwrap_or(u32::MAX);
     let connections = Arc::new(Semaphore::new(max_connections as usize));
     let (stop, stopping) = watch::channel(false);
@@ -201,7 +204,6 @@ async fn serve_with<S: SessionStore + Clone>(
         store,
         origins: Arc::new(OriginPolicy::new(&settings.allowed_origins())),
         connections: connections.clone(),
-        shutdown: stopping.clone(),
         admin_token: settings
             .serve
             .admin_token
@@ -245,6 +247,7 @@ async fn serve_with<S: SessionStore + Clone>(
         addr,
         stop,
         serving,
+        layer,
         connections,
         max_connections,
     })

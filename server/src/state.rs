@@ -4,7 +4,7 @@ use crate::{chat::ChatService, limits::Limits, origin::OriginPolicy, store::Stor
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Shared application state; cheap to clone.
 #[derive(Clone)]
@@ -18,8 +18,6 @@ pub struct AppState {
     /// One permit per live connection: caps connections, and lets shutdown wait for every
     /// connection to say goodbye.
     pub connections: Arc<Semaphore>,
-    /// Becomes `true` when the server is shutting down; consumers close with 1001.
-    pub shutdown: watch::Receiver<bool>,
     /// The admin API's bearer token (`None`: the admin API is off).
     pub admin_token: Option<Arc<str>>,
     /// Whether visitors may post under a display name without an account.

@@ -37,6 +37,8 @@ pub enum FeedEvent {
     /// The consumer fell behind and the layer dropped its mailbox: disconnect the client,
     /// which reconnects and catches up with `after`.
     Overflowed,
+    /// The server is shutting down: close (1001); the client reconnects, maybe elsewhere.
+    ShuttingDown,
 }
 
 /// One consumer's ordered, gap-free view of a room.
@@ -86,6 +88,11 @@ impl RoomFeed {
             repair: false,
             ready: VecDeque::new(),
         })
+    }
+
+    /// The channel this feed reads (a consumer may queue its own replies on it).
+    pub fn channel_name(&self) -> &crate::layer::ChannelName {
+        self.channel.name()
     }
 
     /// The room this feed follows.
@@ -183,6 +190,7 @@ impl RoomFeed {
                 self.ready.push_back(FeedEvent::Close { frame, code })
             }
             Delivery::Resync => self.repair = true,
+            Delivery::GoAway => self.ready.push_back(FeedEvent::ShuttingDown),
         }
     }
 

@@ -61,6 +61,36 @@ pub struct Sent {
     pub duplicate: bool,
 }
 
+/// A submitted message on its way to the store: await it for the outcome.
+pub struct Pending {
+    answer: oneshot::Receiver<Result<Inserted, ChatError>>,
+    room_id: i64,
+    room_slug: RoomSlug,
+}
+
+impl std::future::IntoFuture for Pending {
+    type Output = Result<Sent, ChatError>;
+    type IntoFuture = futures::future::BoxFuture<'static, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let inserted = self.answer.await.map_err(|_| ChatError::WriterGone)??;
+            let duplicate = matches!(inserted, Inserted::Duplicate(_));
+            if duplicate && inserted.record().room_id != self.room_id {
+                return Err(ChatError::Invalid(Invalid {
+                    field: "client_id",
+                    message: "This client_id was already used for a message in another room."
+                        .to_owned(),
+                }));
+            }
+            Ok(Sent {
+                message: to_wire(inserted.record(), self.room_slug.as_str()),
+                duplicate,
+            })
+        })
+    }
+}
+
 /// Why the chat service refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
@@ -162,6 +192,20 @@ impl ChatService {
         text: &str,
         client_id: Option<&str>,
     ) -> Result<Sent, ChatError> {
+        self.submit(author, room, text, client_id).await?.await
+    }
+
+    /// Validates a message and queues it for storing, returning as soon as it is queued: a
+    /// connection can read its client's next message while this one is committed (messages
+    /// from one submitter are stored in the order they were submitted). Await the returned
+    /// [`Pending`] for the outcome.
+    pub async fn submit(
+        &self,
+        author: &Identity,
+        room: &Room,
+        text: &str,
+        client_id: Option<&str>,
+    ) -> Result<Pending, ChatError> {
         let text = MessageText::parse(text)?;
         let client_id = client_id.map(ClientId::parse).transpose()?;
         let (reply, answer) = oneshot::channel();
@@ -182,18 +226,10 @@ impl ChatService {
             .send(job)
             .await
             .map_err(|_| ChatError::WriterGone)?;
-        let inserted = answer.await.map_err(|_| ChatError::WriterGone)??;
-        let duplicate = matches!(inserted, Inserted::Duplicate(_));
-        if duplicate && inserted.record().room_id != room.id {
-            return Err(ChatError::Invalid(Invalid {
-                field: "client_id",
-                message: "This client_id was already used for a message in another room."
-                    .to_owned(),
-            }));
-        }
-        Ok(Sent {
-            message: to_wire(inserted.record(), room.slug.as_str()),
-            duplicate,
+        Ok(Pending {
+            answer,
+            room_id: room.id,
+            room_slug: room.slug.clone(),
         })
     }
 

@@ -308,6 +308,10 @@ impl ChannelLayer for MemoryLayer {
         Ok(())
     }
 
+    fn broadcast_local(&self, delivery: Delivery) {
+        self.router.broadcast_local(&delivery);
+    }
+
     fn health(&self) -> LayerHealth {
         LayerHealth::Ok
     }

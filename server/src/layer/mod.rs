@@ -53,6 +53,9 @@ pub enum Delivery {
     },
     /// The layer may have lost deliveries (Redis reconnected): re-read from the store.
     Resync,
+    /// This process is shutting down: close the connection (1001), the client reconnects
+    /// elsewhere. Only ever sent to local channels.
+    GoAway,
 }
 
 /// Why a layer operation failed.
@@ -99,6 +102,9 @@ pub trait ChannelLayer: Send + Sync + 'static {
 
     /// Delivers to every member of a group, in every process.
     async fn group_send(&self, group: &str, delivery: Delivery) -> Result<(), LayerError>;
+
+    /// Delivers to every channel of this process (shutdown).
+    fn broadcast_local(&self, delivery: Delivery);
 
     /// Current health, for `/healthz`.
     fn health(&self) -> LayerHealth;

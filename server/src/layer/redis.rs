@@ -226,6 +226,11 @@ impl ChannelLayer for RedisLayer {
         Ok(())
     }
 
+    fn broadcast_local(&self, delivery: Delivery) {
+        let changes = self.local.broadcast_local(&delivery);
+        self.reconcile(changes);
+    }
+
     fn health(&self) -> LayerHealth {
         if self.health.ok() {
             LayerHealth::Ok
@@ -764,6 +769,7 @@ const KIND_MESSAGE: u8 = b'M';
 const KIND_FRAME: u8 = b'F';
 const KIND_CLOSE: u8 = b'C';
 const KIND_RESYNC: u8 = b'R';
+const KIND_GO_AWAY: u8 = b'G';
 
 /// `origin_len:u8 origin target_len:u16 target kind:u8 body`, big-endian numbers. Binary so
 /// the frame bytes are carried as they are, without a JSON-in-JSON re-encode.
@@ -773,7 +779,7 @@ fn encode(origin: &str, target: Option<&str>, delivery: &Delivery) -> Bytes {
         Delivery::Message { frame, .. } => 16 + frame.len(),
         Delivery::Frame(frame) => frame.len(),
         Delivery::Close { frame, .. } => 2 + frame.len(),
-        Delivery::Resync => 0,
+        Delivery::Resync | Delivery::GoAway => 0,
     };
     let mut out = BytesMut::with_capacity(4 + origin.len() + target.len() + body_len);
     out.put_u8(u8::try_from(origin.len()).unwrap_or(u8::MAX));
@@ -797,6 +803,7 @@ fn encode(origin: &str, target: Option<&str>, delivery: &Delivery) -> Bytes {
             out.put_slice(frame.as_bytes());
         }
         Delivery::Resync => out.put_u8(KIND_RESYNC),
+        Delivery::GoAway => out.put_u8(KIND_GO_AWAY),
     }
     out.freeze()
 }
@@ -837,6 +844,7 @@ fn decode(raw: &[u8]) -> Option<Envelope> {
             }
         }
         KIND_RESYNC => Delivery::Resync,
+        KIND_GO_AWAY => Delivery::GoAway,
         _ => return None,
     };
     Some(Envelope {

@@ -68,18 +68,16 @@ pub async fn read(
     if !ready.is_empty() {
         return Ok(Json(ready));
     }
-    let mut shutdown = state.shutdown.clone();
     let deadline = tokio::time::sleep(Duration::from_secs(wait));
     tokio::pin!(deadline);
     loop {
-        // Decide inside select!, act outside it: a watch guard must not live across an await.
         let event = tokio::select! {
             () = &mut deadline => None,
-            _ = shutdown.wait_for(|stopping| *stopping) => None,
             event = feed.next() => Some(event),
         };
         match event.transpose()? {
-            None => return Ok(Json(Vec::new())),
+            // Out of time, or the server is shutting down: nothing new (yet).
+            None | Some(FeedEvent::ShuttingDown) => return Ok(Json(Vec::new())),
             Some(FeedEvent::Frame { id: Some(_), .. } | FeedEvent::Overflowed) => {
                 return Ok(Json(state.chat.after(&room, after, limit).await?));
             }

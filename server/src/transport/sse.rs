@@ -57,33 +57,29 @@ pub async fn events(
         return Err(ApiError::Overloaded);
     };
     let feed = state.chat.follow(&room, after).await?;
-    let shutdown = state.shutdown.clone();
 
     let first = Event::default()
         .retry(Duration::from_millis(RETRY_MS))
         .comment("connected");
     let events = stream::once(async move { Ok::<_, Infallible>(first) }).chain(stream::unfold(
-        (feed, shutdown, permit, false),
-        |(mut feed, mut shutdown, permit, done)| async move {
+        (feed, permit, false),
+        |(mut feed, permit, done)| async move {
             if done {
                 return None;
             }
-            let event = tokio::select! {
-                _ = shutdown.wait_for(|stopping| *stopping) => return None,
-                event = feed.next() => event,
-            };
-            let (event, last) = match event {
+            let (event, last) = match feed.next().await {
                 Ok(FeedEvent::Frame { id, frame }) => (to_event(id, frame.as_str()), false),
                 // The room is gone: say so, then end the stream.
                 Ok(FeedEvent::Close { frame, .. }) => (to_event(None, frame.as_str()), true),
-                // Fell behind: end the stream; the browser reconnects with Last-Event-ID.
-                Ok(FeedEvent::Overflowed) => return None,
+                // Fell behind, or shutting down: end the stream; the browser reconnects
+                // with Last-Event-ID.
+                Ok(FeedEvent::Overflowed | FeedEvent::ShuttingDown) => return None,
                 Err(error) => {
                     tracing::error!(%error, "event stream failed");
                     return None;
                 }
             };
-            Some((Ok(event), (feed, shutdown, permit, last)))
+            Some((Ok(event), (feed, permit, last)))
         },
     ));
     // The keep-alive is a named `ping` event rather than a comment: scripts can see it, so a

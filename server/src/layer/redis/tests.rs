@@ -208,6 +208,7 @@ fn envelopes_round_trip() {
             code: 4410,
         },
         Delivery::Resync,
+        Delivery::GoAway,
     ];
     for delivery in deliveries {
         for target in [None, Some("abc.7")] {
