@@ -319,7 +319,8 @@ def main():
                       f"| {r['senders']} | {r['messages']} | {r['seconds']} | {r['messages_per_s']:.0f} |", ""]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print("\n".join(lines))
+        # Whatever was measured is printed, even if a later scenario failed.
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
