@@ -18,10 +18,19 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "bench", about = "Parlor's load generator and ceiling server")]
+#[command(
+    name = "bench",
+    about = "Parlor's load generator and ceiling server",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
+    /// What to run (default: `load`, with the flags below).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// `load` flags, when no subcommand is given.
+    #[command(flatten)]
+    load: load::Options,
 }
 
 #[derive(Subcommand)]
@@ -46,8 +55,9 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Load(options) => load::run(options).await,
-            Command::Bare(options) => bare::run(options).await,
+            None => load::run(cli.load).await,
+            Some(Command::Load(options)) => load::run(options).await,
+            Some(Command::Bare(options)) => bare::run(options).await,
         }
     });
     match outcome {
