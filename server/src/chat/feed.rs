@@ -6,15 +6,30 @@
 //! Redis lost deliveries while it was away; the layer says so with [`Delivery::Resync`].
 //!
 //! The feed tracks the last message it emitted as `(id, seq)`. A delivery with the next seq
-//! is emitted at once; an older one is a duplicate; a newer one means something is missing,
-//! so the feed reads everything after its last id from the store (the missing rows are
-//! committed: a row is published only after its commit, and seqs are assigned under the
-//! write lock in commit order).
+//! is emitted at once; an older one is a duplicate; a newer one means something is missing.
+//! With several processes the missing one is usually a moment behind: process B commits
+//! seq 6 and delivers it to its members at once, while seq 5, committed just before by
+//! process A, is still on its way through Redis. So a newer delivery is held for up to
+//! [`REORDER_WINDOW`], and released in order as the missing ones arrive; only when the
+//! window passes does the feed read everything after its last id from the store (the
+//! missing rows are committed: a row is published only after its commit, and seqs are
+//! assigned under the write lock in commit order). Without the window, every member of a
+//! busy room read the store on every such crossing — hundreds of reads for one message.
 
 use super::{encode, to_wire, ChatError, ChatService, Room, MAX_PAGE};
 use crate::layer::{Channel, Delivery, Frame};
 use app::protocol::ServerFrame;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a delivery that arrived ahead of its predecessor waits for it before the feed
+/// reads the gap from the store. Redis delivers within a millisecond or two even under
+/// load; a predecessor that is this late was lost (and the layer's resync covers that).
+pub const REORDER_WINDOW: Duration = Duration::from_millis(25);
+
+/// Held deliveries beyond which the feed stops waiting and reads the store.
+const MAX_HELD: usize = 256;
 
 /// What a consumer should do next.
 #[derive(Clone, Debug)]
@@ -51,8 +66,13 @@ pub struct RoomFeed {
     last_seq: i64,
     /// Catch-up still to read: messages with `cursor < id <= until`.
     catch_up: Option<(i64, i64)>,
-    /// A delivery revealed a gap, or the layer asked for a resync.
+    /// A delivery revealed a gap that the window did not close, or the layer asked for a
+    /// resync.
     repair: bool,
+    /// Deliveries that arrived ahead of a missing predecessor, by seq, and since when the
+    /// oldest gap has been open.
+    held: BTreeMap<i64, (i64, Frame)>,
+    held_since: Option<Instant>,
     /// Events decided but not yet taken.
     ready: VecDeque<FeedEvent>,
 }
@@ -86,6 +106,8 @@ impl RoomFeed {
             last_seq: head.seq,
             catch_up,
             repair: false,
+            held: BTreeMap::new(),
+            held_since: None,
             ready: VecDeque::new(),
         })
     }
@@ -142,9 +164,22 @@ impl RoomFeed {
                         self.push_message(row.id, self.encode_row(row));
                     }
                 }
+                self.release_held();
                 continue;
             }
-            match self.channel.recv().await {
+            let delivery = match self.held_since {
+                None => self.channel.recv().await,
+                Some(since) => {
+                    tokio::select! {
+                        delivery = self.channel.recv() => delivery,
+                        () = tokio::time::sleep_until(since + REORDER_WINDOW) => {
+                            self.repair = true;
+                            continue;
+                        }
+                    }
+                }
+            };
+            match delivery {
                 Some(delivery) => self.accept(delivery),
                 None => return Ok(FeedEvent::Overflowed),
             }
@@ -179,9 +214,14 @@ impl RoomFeed {
                     self.last_id = id;
                     self.last_seq = seq;
                     self.push_message(id, frame);
+                    self.release_held();
+                } else if self.held.len() < MAX_HELD {
+                    // Something before this one has not arrived yet: hold this one for a
+                    // moment (see the module documentation).
+                    self.held.insert(seq, (id, frame));
+                    self.held_since.get_or_insert_with(Instant::now);
                 } else {
-                    // Something before this one has not arrived: read it from the store
-                    // (which has this one too).
+                    // Far behind: the store has all of it.
                     self.repair = true;
                 }
             }
@@ -192,6 +232,29 @@ impl RoomFeed {
             Delivery::Resync => self.repair = true,
             Delivery::GoAway => self.ready.push_back(FeedEvent::ShuttingDown),
         }
+    }
+
+    /// Emits the held deliveries that now follow on, drops the ones already emitted, and
+    /// restarts the window for a gap that remains.
+    fn release_held(&mut self) {
+        while let Some(entry) = self.held.first_entry() {
+            let seq = *entry.key();
+            if seq <= self.last_seq {
+                entry.remove();
+            } else if seq == self.last_seq + 1 {
+                let (id, frame) = entry.remove();
+                self.last_id = id;
+                self.last_seq = seq;
+                self.push_message(id, frame);
+            } else {
+                break;
+            }
+        }
+        self.held_since = if self.held.is_empty() {
+            None
+        } else {
+            Some(Instant::now())
+        };
     }
 
     fn push_message(&mut self, id: i64, frame: Frame) {

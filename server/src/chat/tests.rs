@@ -116,6 +116,49 @@ async fn a_feed_repairs_gaps_and_drops_duplicates() {
 }
 
 #[tokio::test]
+async fn a_feed_puts_crossed_deliveries_back_in_order_without_the_store() {
+    let (chat, store, _dir) = service().await;
+    let ann = author(&store, "ann").await;
+    let room = chat
+        .create_room(&ann, "cross", "Cross")
+        .await
+        .expect("room");
+    let mut feed = chat.follow(&room, None).await.expect("follow");
+    let drafts: Vec<NewMessage> = (1..=2)
+        .map(|i| NewMessage {
+            room_id: room.id,
+            author_id: ann.user_id,
+            author_name: "ann".into(),
+            text: format!("stored {i}"),
+            client_id: None,
+            sent_at: 0,
+        })
+        .collect();
+    let refs: Vec<&NewMessage> = drafts.iter().collect();
+    let rows = store.insert_messages(&refs).await.expect("insert");
+
+    // Two processes' deliveries cross: seq 2 arrives before seq 1. The frames say "live"
+    // where the rows say "stored", so the test sees which path each one took.
+    for row in rows.iter().rev() {
+        let mut record = row.record().clone();
+        record.text = format!("live {}", record.seq);
+        chat.layer()
+            .group_send(
+                &room.group(),
+                Delivery::Message {
+                    id: record.id,
+                    seq: record.seq,
+                    frame: encode(&ServerFrame::Message(to_wire(&record, "cross"))),
+                },
+            )
+            .await
+            .expect("deliver");
+    }
+    assert_eq!(next_text(&mut feed).await, "live 1");
+    assert_eq!(next_text(&mut feed).await, "live 2");
+}
+
+#[tokio::test]
 async fn resync_reads_what_the_layer_lost() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;

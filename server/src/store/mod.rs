@@ -6,6 +6,7 @@
 //! sender saw acknowledged survives a power cut, and the cost is paid once per batch by the
 //! chat service's group-commit writer, not once per message.
 
+mod busy;
 mod messages;
 mod rooms;
 mod users;
@@ -115,6 +116,7 @@ impl Store {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .after_connect(|conn, _| Box::pin(busy::install(conn)))
             .connect_with(options)
             .await?;
         Ok(Self { pool, writer })
