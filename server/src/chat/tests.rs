@@ -17,6 +17,45 @@ async fn author(store: &Store, name: &str) -> Identity {
     store.create_guest(name).await.expect("guest").into()
 }
 
+/// Stores messages by `author` without publishing them, as another process would whose
+/// deliveries were lost (or are still) on the way.
+async fn store_unpublished(
+    store: &Store,
+    room: &Room,
+    author: &Identity,
+    texts: impl IntoIterator<Item = String>,
+) -> Vec<crate::store::MessageRecord> {
+    let drafts: Vec<NewMessage> = texts
+        .into_iter()
+        .map(|text| NewMessage {
+            room_id: room.id,
+            author_id: author.user_id,
+            author_name: author.name.clone(),
+            text,
+            client_id: None,
+            sent_at: 0,
+        })
+        .collect();
+    let refs: Vec<&NewMessage> = drafts.iter().collect();
+    let rows = store.insert_messages(&refs).await.expect("insert");
+    rows.iter().map(|row| row.record().clone()).collect()
+}
+
+/// Publishes a stored message to the room's group the way the chat service does.
+async fn deliver(chat: &ChatService, room: &Room, record: &crate::store::MessageRecord) {
+    chat.layer()
+        .group_send(
+            &room.group(),
+            Delivery::Message {
+                id: record.id,
+                seq: record.seq,
+                frame: encode(&ServerFrame::Message(to_wire(record, room.slug.as_str()))),
+            },
+        )
+        .await
+        .expect("deliver");
+}
+
 async fn next_text(feed: &mut RoomFeed) -> String {
     let event = tokio::time::timeout(Duration::from_secs(5), feed.next())
         .await
@@ -69,48 +108,16 @@ async fn a_feed_repairs_gaps_and_drops_duplicates() {
 
     // Store three messages without publishing them, as if another process had and its
     // deliveries were lost on the way.
-    let drafts: Vec<NewMessage> = (1..=3)
-        .map(|i| NewMessage {
-            room_id: room.id,
-            author_id: ann.user_id,
-            author_name: "ann".into(),
-            text: format!("m{i}"),
-            client_id: None,
-            sent_at: 0,
-        })
-        .collect();
-    let refs: Vec<&NewMessage> = drafts.iter().collect();
-    let rows = store.insert_messages(&refs).await.expect("insert");
-    let third = rows[2].record().clone();
+    let rows = store_unpublished(&store, &room, &ann, (1..=3).map(|i| format!("m{i}"))).await;
 
-    // Only the third is delivered: the feed notices seq 3 after seq 0 and reads 1..3.
-    chat.layer()
-        .group_send(
-            &room.group(),
-            Delivery::Message {
-                id: third.id,
-                seq: third.seq,
-                frame: encode(&ServerFrame::Message(to_wire(&third, "gaps"))),
-            },
-        )
-        .await
-        .expect("deliver");
+    // Only the third is delivered: the feed notices seq 3 after seq 0, waits out the
+    // reorder window for 1 and 2, then reads 1..3 from the store.
+    deliver(&chat, &room, &rows[2]).await;
     for expected in ["m1", "m2", "m3"] {
         assert_eq!(next_text(&mut feed).await, expected);
     }
     // A late duplicate of the second is dropped; the next live message comes through.
-    let second = rows[1].record().clone();
-    chat.layer()
-        .group_send(
-            &room.group(),
-            Delivery::Message {
-                id: second.id,
-                seq: second.seq,
-                frame: encode(&ServerFrame::Message(to_wire(&second, "gaps"))),
-            },
-        )
-        .await
-        .expect("deliver");
+    deliver(&chat, &room, &rows[1]).await;
     chat.send(&ann, &room, "m4", None).await.expect("send");
     assert_eq!(next_text(&mut feed).await, "m4");
 }
@@ -124,35 +131,14 @@ async fn a_feed_puts_crossed_deliveries_back_in_order_without_the_store() {
         .await
         .expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");
-    let drafts: Vec<NewMessage> = (1..=2)
-        .map(|i| NewMessage {
-            room_id: room.id,
-            author_id: ann.user_id,
-            author_name: "ann".into(),
-            text: format!("stored {i}"),
-            client_id: None,
-            sent_at: 0,
-        })
-        .collect();
-    let refs: Vec<&NewMessage> = drafts.iter().collect();
-    let rows = store.insert_messages(&refs).await.expect("insert");
+    let texts = (1..=2).map(|i| format!("stored {i}"));
+    let rows = store_unpublished(&store, &room, &ann, texts).await;
 
     // Two processes' deliveries cross: seq 2 arrives before seq 1. The frames say "live"
     // where the rows say "stored", so the test sees which path each one took.
-    for row in rows.iter().rev() {
-        let mut record = row.record().clone();
+    for mut record in rows.into_iter().rev() {
         record.text = format!("live {}", record.seq);
-        chat.layer()
-            .group_send(
-                &room.group(),
-                Delivery::Message {
-                    id: record.id,
-                    seq: record.seq,
-                    frame: encode(&ServerFrame::Message(to_wire(&record, "cross"))),
-                },
-            )
-            .await
-            .expect("deliver");
+        deliver(&chat, &room, &record).await;
     }
     assert_eq!(next_text(&mut feed).await, "live 1");
     assert_eq!(next_text(&mut feed).await, "live 2");
@@ -167,15 +153,7 @@ async fn resync_reads_what_the_layer_lost() {
         .await
         .expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");
-    let lost = NewMessage {
-        room_id: room.id,
-        author_id: ann.user_id,
-        author_name: "ann".into(),
-        text: "lost in transit".into(),
-        client_id: None,
-        sent_at: 0,
-    };
-    store.insert_messages(&[&lost]).await.expect("insert");
+    store_unpublished(&store, &room, &ann, ["lost in transit".to_owned()]).await;
     chat.layer()
         .group_send(&room.group(), Delivery::Resync)
         .await
@@ -188,20 +166,10 @@ async fn catch_up_pages_through_a_long_backlog() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
     let room = chat.create_room(&ann, "long", "Long").await.expect("room");
-    let drafts: Vec<NewMessage> = (1..=(MAX_PAGE as usize * 2 + 7))
-        .map(|i| NewMessage {
-            room_id: room.id,
-            author_id: ann.user_id,
-            author_name: "ann".into(),
-            text: format!("m{i}"),
-            client_id: None,
-            sent_at: 0,
-        })
-        .collect();
-    let refs: Vec<&NewMessage> = drafts.iter().collect();
-    store.insert_messages(&refs).await.expect("insert");
+    let backlog = MAX_PAGE as usize * 2 + 7;
+    store_unpublished(&store, &room, &ann, (1..=backlog).map(|i| format!("m{i}"))).await;
     let mut feed = chat.follow(&room, Some(0)).await.expect("follow");
-    for i in 1..=drafts.len() {
+    for i in 1..=backlog {
         assert_eq!(next_text(&mut feed).await, format!("m{i}"));
     }
     chat.send(&ann, &room, "live", None).await.expect("send");
