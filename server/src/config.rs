@@ -1,16 +1,17 @@
 //! Command line and environment: every flag also reads a `PARLOR_*` variable, so a service
 //! manager or container can configure Parlor without a wrapper script.
 
-use clap::{Args, Parser, Subcommand};
-use std::{net::SocketAddr, path::PathBuf};
+use clap::{
+    error::ErrorKind, parser::ValueSource, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
+};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
 
 /// `parlor [serve|migrate] [flags]`; without a subcommand it serves.
 #[derive(Debug, Parser)]
 #[command(
     name = "parlor",
     version,
-    about = "Parlor: a self-hosted real-time chat server",
-    args_conflicts_with_subcommands = true
+    about = "Parlor: a self-hosted real-time chat server"
 )]
 pub struct Cli {
     /// What to do (default: serve).
@@ -22,6 +23,42 @@ pub struct Cli {
     /// Serving flags, when no subcommand is given.
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// Parses the process's arguments, or prints the error and exits.
+    pub fn load() -> Self {
+        Self::try_load_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Parses `args`. The shared flags (`--database`, `--log`) may stand before or after the
+    /// subcommand (`parlor --database f.db migrate` and `parlor migrate --database f.db`);
+    /// a serving flag before a subcommand is refused rather than silently ignored.
+    pub fn try_load_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        if let Some((name, _)) = matches.subcommand() {
+            let serving = ServeArgs::augment_args(clap::Command::new("serve"));
+            for arg in serving.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    let flag = arg.get_long().unwrap_or(id);
+                    return Err(command.error(
+                        ErrorKind::ArgumentConflict,
+                        format!(
+                            "--{flag} is a flag of `serve`, not of `{name}`: write \
+                             `parlor serve --{flag} …` or leave out the subcommand"
+                        ),
+                    ));
+                }
+            }
+        }
+        Self::from_arg_matches(&matches).map_err(|error| error.format(&mut command))
+    }
 }
 
 /// The subcommands.
@@ -161,7 +198,7 @@ mod tests {
 
     #[test]
     fn serve_is_the_default_and_flags_work_without_a_subcommand() {
-        let cli = Cli::try_parse_from(["parlor", "--addr", "127.0.0.1:4000", "--database", "x.db"])
+        let cli = Cli::try_load_from(["parlor", "--addr", "127.0.0.1:4000", "--database", "x.db"])
             .expect("parses");
         assert!(cli.command.is_none());
         assert_eq!(
@@ -173,7 +210,7 @@ mod tests {
 
     #[test]
     fn subcommands_take_their_flags() {
-        let cli = Cli::try_parse_from([
+        let cli = Cli::try_load_from([
             "parlor",
             "serve",
             "--allowed-origin",
@@ -186,8 +223,19 @@ mod tests {
             Some(Command::Serve(args)) => assert_eq!(args.allowed_origins.len(), 2),
             other => panic!("expected serve, got {other:?}"),
         }
-        let cli = Cli::try_parse_from(["parlor", "migrate", "--database", "y.db"]).expect("parses");
+        let cli = Cli::try_load_from(["parlor", "migrate", "--database", "y.db"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Migrate)));
         assert_eq!(cli.global.database, PathBuf::from("y.db"));
+    }
+
+    #[test]
+    fn shared_flags_may_come_before_the_subcommand_and_serving_flags_may_not() {
+        let cli = Cli::try_load_from(["parlor", "--database", "z.db", "migrate"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Migrate)));
+        assert_eq!(cli.global.database, PathBuf::from("z.db"));
+        let error = Cli::try_load_from(["parlor", "--addr", "127.0.0.1:4000", "migrate"])
+            .expect_err("--addr does nothing for migrate");
+        assert_eq!(error.kind(), ErrorKind::ArgumentConflict);
+        assert!(error.to_string().contains("--addr"), "{error}");
     }
 }

@@ -1,7 +1,6 @@
 //! The `parlor` binary: `parlor serve` (the default), `parlor migrate` and `parlor broadcast`.
 //! See the library crate (`server/src/lib.rs`) for a map of the code.
 
-use clap::Parser;
 use parlor::{
     chat::ChatService,
     config::{BroadcastArgs, Cli, Command, GlobalArgs, ServeArgs},
@@ -15,7 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::load();
     init_logging(&cli.global.log);
     let outcome = match cli.command {
         None => serve(cli.global, cli.serve).await,
