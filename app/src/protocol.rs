@@ -219,6 +219,9 @@ pub struct Viewer {
     pub name: String,
     /// True for a display-name-only guest identity.
     pub guest: bool,
+    /// The account's username (what sign-up and log-in take); `null` for a guest.
+    #[serde(default)]
+    pub username: Option<String>,
 }
 
 #[cfg(test)]

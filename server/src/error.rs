@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The request body is not what the endpoint takes.
     #[error("{0}")]
     BadRequest(String),
+    /// The request body is over the limit.
+    #[error("The request body is larger than {0} bytes.")]
+    TooLarge(usize),
     /// Too many requests.
     #[error("Too many requests; retry in {retry_after} s.")]
     RateLimited {
@@ -83,6 +86,7 @@ impl ApiError {
             ApiError::BadOrigin => (StatusCode::FORBIDDEN, codes::BAD_ORIGIN),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_FRAME),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, codes::OVERLOADED),

@@ -1,6 +1,9 @@
 //! The router: every route and the middleware around them, assembled in one place.
 
-use crate::{api, backend::ServerBackend, layer::LayerHealth, origin, state::AppState, transport};
+use crate::{
+    api, backend::ServerBackend, error::ApiError, layer::LayerHealth, origin, state::AppState,
+    transport,
+};
 use app::{backend::SharedBackend, shell, App};
 use axum::{
     extract::{DefaultBodyLimit, State},
@@ -17,7 +20,7 @@ use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer, tr
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer, SessionStore};
 
 /// Largest request body the API accepts.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How the session cookie is set.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +78,7 @@ pub fn router<S: SessionStore + Clone>(
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Server functions read their bodies without axum's extractors: cap every body.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(api_error_bodies))
         .layer(session_layer)
         .layer(CompressionLayer::new())
         .layer(security_headers::nosniff())
@@ -82,6 +86,24 @@ pub fn router<S: SessionStore + Clone>(
         .layer(security_headers::frame_options())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The body limit answers a too-large request itself, in plain text, before any handler
+/// runs; under `/api/` the client expects the API's JSON error body.
+async fn api_error_bodies(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let plain = !response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if api && plain && response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return axum::response::IntoResponse::into_response(ApiError::TooLarge(MAX_BODY_BYTES));
+    }
+    response
 }
 
 /// Log-in and sign-up attempts are limited per client IP, whichever way they come: the REST

@@ -46,6 +46,7 @@ async fn sign_up_log_out_and_log_in_again_rotating_the_session() {
     assert_eq!(viewer["guest"], false);
     let me: Value = client.get("/api/me").await.json().await.expect("json");
     assert_eq!(me["name"], "Ann.Lee");
+    assert_eq!(me["username"], "Ann.Lee");
 
     assert_eq!(client.post("/api/logout", &json!({})).await.status(), 204);
     assert_eq!(client.get("/api/me").await.status(), 401);

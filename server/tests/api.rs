@@ -97,6 +97,7 @@ async fn the_guest_session_is_the_identity() {
     let me: Value = visitor.get("/api/me").await.json().await.expect("json");
     assert_eq!(me["name"], "민수");
     assert_eq!(me["guest"], true);
+    assert!(me["username"].is_null(), "a guest has no username: {me}");
 
     assert_eq!(visitor.post("/api/logout", &json!({})).await.status(), 204);
     assert_eq!(visitor.get("/api/me").await.status(), 401);
@@ -115,7 +116,8 @@ async fn messages_can_be_posted_and_read_over_http() {
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.expect("json");
     assert_eq!(first["text"], "over http");
-    assert_eq!(watcher.next_message().await["id"], first["id"]);
+    // The WebSocket's frame, field for field.
+    assert_eq!(watcher.next_message().await, first);
 
     let retry = ann.post("/api/rooms/http/messages", &body).await;
     assert_eq!(retry.status(), 200, "a retry returns the stored message");
@@ -161,6 +163,7 @@ async fn messages_can_be_posted_and_read_over_http() {
         .filter_map(|m| m["text"].as_str())
         .collect();
     assert_eq!(texts, ["m2", "m3", "m4"]);
+    assert!(after_first.iter().all(|m| m["type"] == "message"));
     let newest: Vec<Value> = ann
         .get("/api/rooms/http/messages?limit=2")
         .await
@@ -306,4 +309,64 @@ async fn a_client_id_reused_in_another_room_is_refused_not_mislabelled() {
         .expect("json");
     assert!(second.is_empty());
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_api_error_is_a_json_error_body() {
+    let server = TestServer::start().await;
+    let ann = server.guest("ann").await;
+    ann.create_room("errors", "Errors").await;
+    let error_code = |body: Value| body["error"]["code"].as_str().map(str::to_owned);
+
+    // An unknown endpoint: the API's 404, not the site's HTML page.
+    let unknown = ann.get("/api/no-such-thing").await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        error_code(unknown.json().await.expect("json")).as_deref(),
+        Some("not_found")
+    );
+
+    // A body over 64 KiB, with and without a declared length.
+    let text = "x".repeat(70 * 1024);
+    let declared = ann
+        .post("/api/rooms/errors/messages", &json!({ "text": text }))
+        .await;
+    assert_eq!(declared.status(), 413);
+    assert_eq!(
+        error_code(declared.json().await.expect("json")).as_deref(),
+        Some("too_large")
+    );
+    let chunks = futures::stream::iter((0..70).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let streamed = ann
+        .http
+        .post(ann.url("/api/rooms/errors/messages"))
+        .header("content-type", "application/json")
+        .header("origin", server.origin())
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(streamed.status(), 413);
+    assert_eq!(
+        error_code(streamed.json().await.expect("json")).as_deref(),
+        Some("too_large")
+    );
+
+    // A WebSocket handshake with a malformed `after`.
+    let handshake = ann
+        .http
+        .get(ann.url("/ws/rooms/errors?after=soon"))
+        .header("origin", server.origin())
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(handshake.status(), 400);
+    assert_eq!(
+        error_code(handshake.json().await.expect("json")).as_deref(),
+        Some("bad_frame")
+    );
 }

@@ -6,7 +6,7 @@
 
 use super::ApiJson;
 use crate::{auth::Identity, error::ApiError, state::AppState};
-use app::{domain::DisplayName, protocol::ChatMessage};
+use app::{domain::DisplayName, protocol::ServerFrame};
 use axum::{
     extract::{Path, State},
     http::{header::AUTHORIZATION, HeaderMap, StatusCode},
@@ -38,7 +38,7 @@ async fn broadcast(
     headers: HeaderMap,
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<BroadcastRequest>,
-) -> Result<(StatusCode, Json<ChatMessage>), ApiError> {
+) -> Result<(StatusCode, Json<ServerFrame>), ApiError> {
     authorize(&state, &headers)?;
     let name = DisplayName::parse(body.author.as_deref().unwrap_or("Parlor"))
         .map_err(crate::chat::ChatError::from)?;
@@ -58,7 +58,7 @@ async fn broadcast(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(sent.message)))
+    Ok((status, Json(ServerFrame::Message(sent.message))))
 }
 
 /// 404 when the admin API is off (it does not exist), 401 without the right token.

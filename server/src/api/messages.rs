@@ -4,7 +4,7 @@
 
 use super::ApiJson;
 use crate::{auth::RequireIdentity, error::ApiError, state::AppState, transport};
-use app::protocol::{ChatMessage, SendRequest};
+use app::protocol::{SendRequest, ServerFrame};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -28,7 +28,7 @@ async fn send(
     RequireIdentity(identity): RequireIdentity,
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<SendRequest>,
-) -> Result<(StatusCode, Json<ChatMessage>), ApiError> {
+) -> Result<(StatusCode, Json<ServerFrame>), ApiError> {
     state.limits.http_message(identity.user_id)?;
     let room = state.chat.room(&slug).await?;
     let sent = state
@@ -40,5 +40,5 @@ async fn send(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(sent.message)))
+    Ok((status, Json(ServerFrame::Message(sent.message))))
 }

@@ -7,9 +7,11 @@ mod messages;
 mod rooms;
 mod session;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, routes::MAX_BODY_BYTES, state::AppState};
 use axum::{
     extract::{rejection::JsonRejection, rejection::QueryRejection, FromRequest, FromRequestParts},
+    http::StatusCode,
+    routing::any,
     Router,
 };
 
@@ -20,6 +22,11 @@ pub fn router() -> Router<AppState> {
         .merge(messages::router())
         .merge(session::router())
         .merge(admin::router())
+        // An unknown API path answers in the API's terms, not with the site's HTML 404.
+        .route(
+            "/api/{*rest}",
+            any(|| async { ApiError::NotFound("No such API endpoint.".to_owned()) }),
+        )
 }
 
 /// `Json<T>` whose rejection is our JSON error body, not axum's plain text.
@@ -34,7 +41,11 @@ pub struct ApiQuery<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(MAX_BODY_BYTES)
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
     }
 }
 

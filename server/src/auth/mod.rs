@@ -40,6 +40,7 @@ impl Identity {
             id: self.user_id,
             name: self.name.clone(),
             guest: self.guest,
+            username: (!self.guest).then(|| self.name.clone()),
         }
     }
 }

@@ -9,9 +9,11 @@
 //! touch the store, and the layer never does.
 
 mod feed;
+mod watch;
 mod writer;
 
 pub use feed::{FeedEvent, RoomFeed};
+pub use watch::{RoomWatch, WatchEvent};
 
 use crate::{
     auth::Identity,
@@ -379,6 +381,12 @@ impl ChatService {
     /// messages after `after` (if given) and then every new one.
     pub async fn follow(&self, room: &Room, after: Option<i64>) -> Result<RoomFeed, ChatError> {
         RoomFeed::open(self.clone(), room.clone(), after).await
+    }
+
+    /// Joins the room's group only to be woken when something is published to it (a long
+    /// poll, which reads the messages themselves from the store).
+    pub async fn watch(&self, room: &Room) -> Result<RoomWatch, ChatError> {
+        RoomWatch::open(self.layer().clone(), room).await
     }
 
     fn store(&self) -> &Store {

@@ -3,17 +3,18 @@
 //! Short poll (no `wait`): answers at once with what the store has after `after`.
 //! Long poll (`wait` ≤ 30 s): joins the room's group first (a consumer with its own channel,
 //! like a WebSocket), then reads the store; if nothing is new, it sleeps on the channel
-//! until a message is published or `wait` runs out (then `[]`). The client re-polls at once
-//! from its last id, so nothing falls between two polls. Nothing is kept between requests:
-//! any server process can answer any poll.
+//! until a message is published, reads the store again, or answers `[]` when `wait` runs
+//! out. Three queries per poll: the room, the read, the read after the wake-up. The client
+//! re-polls at once from its last id, so nothing falls between two polls. Nothing is kept
+//! between requests: any server process can answer any poll.
 
 use crate::{
     api::ApiQuery,
-    chat::{FeedEvent, MAX_PAGE},
+    chat::{WatchEvent, MAX_PAGE},
     error::ApiError,
     state::AppState,
 };
-use app::protocol::ChatMessage;
+use app::protocol::{ChatMessage, ServerFrame};
 use axum::{
     extract::{Path, State},
     Json,
@@ -37,57 +38,73 @@ pub struct ReadQuery {
     wait: Option<u64>,
 }
 
-/// The handler: history, short poll or long poll.
+/// The handler: history, short poll or long poll. Each message is the WebSocket's
+/// `{"type":"message",…}` frame, so one decoder serves every transport.
 pub async fn read(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     ApiQuery(query): ApiQuery<ReadQuery>,
     headers: axum::http::HeaderMap,
-) -> Result<Json<Vec<ChatMessage>>, ApiError> {
-    let room = state.chat.room(&slug).await?;
+) -> Result<Json<Vec<ServerFrame>>, ApiError> {
+    let messages = read_messages(&state, &slug, query, &headers).await?;
+    Ok(Json(
+        messages.into_iter().map(ServerFrame::Message).collect(),
+    ))
+}
+
+async fn read_messages(
+    state: &AppState,
+    slug: &str,
+    query: ReadQuery,
+    headers: &axum::http::HeaderMap,
+) -> Result<Vec<ChatMessage>, ApiError> {
+    let room = state.chat.room(slug).await?;
     let Some(after) = query.after else {
         let limit = query.limit.unwrap_or(50);
-        return Ok(Json(state.chat.history(&room, query.before, limit).await?));
+        return Ok(state.chat.history(&room, query.before, limit).await?);
     };
     let limit = query.limit.unwrap_or(MAX_PAGE);
     let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
     if wait == 0 {
-        return Ok(Json(state.chat.after(&room, after, limit).await?));
+        return Ok(state.chat.after(&room, after, limit).await?);
     }
     // A waiting poll holds a connection slot: another site's pages may not take them.
-    if state.origins.check(&headers) == crate::origin::OriginCheck::Refused {
+    if state.origins.check(headers) == crate::origin::OriginCheck::Refused {
         return Err(ApiError::BadOrigin);
     }
     let Ok(_permit) = state.connections.clone().try_acquire_owned() else {
         return Err(ApiError::Overloaded);
     };
     // Join first, then look: a message stored in between is either already in the store
-    // read or arrives on the channel.
-    let mut feed = state.chat.follow(&room, None).await?;
+    // read or wakes the watch.
+    let mut watch = state.chat.watch(&room).await?;
     let ready = state.chat.after(&room, after, limit).await?;
     if !ready.is_empty() {
-        return Ok(Json(ready));
+        return Ok(ready);
     }
     let deadline = tokio::time::sleep(Duration::from_secs(wait));
     tokio::pin!(deadline);
     loop {
         let event = tokio::select! {
             () = &mut deadline => None,
-            event = feed.next() => Some(event),
+            event = watch.next() => Some(event),
         };
-        match event.transpose()? {
+        match event {
             // Out of time, or the server is shutting down: nothing new (yet).
-            None | Some(FeedEvent::ShuttingDown) => return Ok(Json(Vec::new())),
-            Some(FeedEvent::Frame { id: Some(_), .. } | FeedEvent::Overflowed) => {
-                return Ok(Json(state.chat.after(&room, after, limit).await?));
+            None | Some(WatchEvent::ShuttingDown) => return Ok(Vec::new()),
+            Some(WatchEvent::Changed) => {
+                let ready = state.chat.after(&room, after, limit).await?;
+                // A late delivery of a message the client already has (another process's,
+                // crossing in Redis) changes nothing for it: keep waiting.
+                if !ready.is_empty() {
+                    return Ok(ready);
+                }
             }
-            Some(FeedEvent::Close { .. }) => {
+            Some(WatchEvent::Deleted) => {
                 return Err(ApiError::NotFound(format!(
                     "The room '{slug}' was deleted."
                 )));
             }
-            // Other events (a rename) do not answer a poll for messages.
-            Some(FeedEvent::Frame { id: None, .. }) => {}
         }
     }
 }

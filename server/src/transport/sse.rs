@@ -2,9 +2,9 @@
 //!
 //! The same frames as the WebSocket, one event each: `event:` is the frame's type and, for
 //! chat messages, `id:` is the message id, so a browser's `EventSource` reconnects with
-//! `Last-Event-ID` and resumes without a gap (the header wins over `after`). An empty `ping`
-//! event every 15 s keeps proxies from timing the stream out and lets clients notice a
-//! stalled one; `Cache-Control: no-cache` and `X-Accel-Buffering: no` stop proxies from
+//! `Last-Event-ID` and resumes without a gap (the header wins over `after`). Every 15 s
+//! of silence a keep-alive goes out — a `: keep-alive` comment and an empty `ping` event — so
+//! proxies do not time the stream out and clients can notice a stalled one; `Cache-Control: no-cache` and `X-Accel-Buffering: no` stop proxies from
 //! buffering it. The stream is a consumer like any
 //! other: it has its own channel in the room's group.
 
@@ -82,13 +82,17 @@ pub async fn events(
             Some((Ok(event), (feed, permit, last)))
         },
     ));
-    // The keep-alive is a named `ping` event rather than a comment: scripts can see it, so a
-    // client notices a stream that a buffering proxy holds back, and falls back.
+    // The keep-alive is the customary comment plus a named `ping` event: scripts cannot see
+    // comments, but they see the event, so a client notices a stream that a buffering proxy
+    // holds back, and falls back.
     let mut response = Sse::new(events)
         .keep_alive(
-            KeepAlive::new()
-                .interval(KEEP_ALIVE)
-                .event(Event::default().event("ping").data("")),
+            KeepAlive::new().interval(KEEP_ALIVE).event(
+                Event::default()
+                    .comment("keep-alive")
+                    .event("ping")
+                    .data(""),
+            ),
         )
         .into_response();
     let headers = response.headers_mut();

@@ -12,6 +12,7 @@
 //! Close frame and the client sees a clean close.
 
 use crate::{
+    api::ApiQuery,
     auth::{self, Identity},
     chat::{encode, ChatError, ChatService, FeedEvent, Pending, Room, RoomFeed, Sent},
     error::ApiError,
@@ -23,7 +24,7 @@ use app::protocol::{close_codes, codes, ClientFrame, ErrorBody, ServerFrame};
 use axum::{
     extract::{
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
-        Path, Query, State,
+        Path, State,
     },
     http::HeaderMap,
     response::Response,
@@ -78,7 +79,7 @@ pub async fn handler(
     upgrade: WebSocketUpgrade,
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Query(query): Query<ConnectQuery>,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
     headers: HeaderMap,
     auth::MaybeIdentity(identity): auth::MaybeIdentity,
 ) -> Result<Response, ApiError> {

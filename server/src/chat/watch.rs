@@ -1,0 +1,54 @@
+//! A room watch: what a waiting long poll holds. It does not carry messages (the poll reads
+//! them from the store by id, which also orders them); it only says *when* there may be
+//! something new to read. That spares the two store reads a [`super::RoomFeed`] makes to
+//! open (the room's head, the room still existing): a long poll opens one per request, so
+//! they were two of its five queries.
+
+use super::{ChatError, Room};
+use crate::layer::{Channel, ChannelLayer, Delivery};
+use std::sync::Arc;
+
+/// What a watch saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// A message was published to the room, the layer lost some (resync), or the mailbox
+    /// overflowed: read the store.
+    Changed,
+    /// The room was deleted.
+    Deleted,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+/// A channel in a room's group, for waiting only.
+pub struct RoomWatch {
+    channel: Channel,
+}
+
+impl RoomWatch {
+    /// Joins the room's group. Whatever is committed from now on wakes the watch, so a store
+    /// read made after this call and the wake-ups together miss nothing. (A room deleted
+    /// just before the join never wakes it; the poll then times out, and the next one gets
+    /// a 404.)
+    pub(super) async fn open(layer: Arc<dyn ChannelLayer>, room: &Room) -> Result<Self, ChatError> {
+        let mut channel = Channel::open(layer);
+        channel.join(&room.group()).await?;
+        Ok(Self { channel })
+    }
+
+    /// Waits for the next event that concerns a poll. Cancel-safe (it only awaits the
+    /// mailbox).
+    pub async fn next(&mut self) -> WatchEvent {
+        loop {
+            match self.channel.recv().await {
+                Some(Delivery::Message { .. } | Delivery::Resync) | None => {
+                    return WatchEvent::Changed
+                }
+                Some(Delivery::Close { .. }) => return WatchEvent::Deleted,
+                Some(Delivery::GoAway) => return WatchEvent::ShuttingDown,
+                // A rename or a reply frame says nothing about new messages.
+                Some(Delivery::Frame(_)) => {}
+            }
+        }
+    }
+}
