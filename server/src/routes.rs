@@ -16,7 +16,11 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde_json::json;
 use std::sync::Arc;
-use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer, trace::TraceLayer};
+use tower_http::{
+    compression::CompressionLayer,
+    limit::RequestBodyLimitLayer,
+    trace::{DefaultOnFailure, TraceLayer},
+};
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer, SessionStore};
 
 /// Largest request body the API accepts.
@@ -84,7 +88,13 @@ pub fn router<S: SessionStore + Clone>(
         .layer(security_headers::nosniff())
         .layer(security_headers::referrer_policy())
         .layer(security_headers::frame_options())
-        .layer(TraceLayer::new_for_http())
+        // Failures are logged where they happen (`ApiError::internal`, the layer's state
+        // changes); tower-http's line per 5xx would repeat them once per request — a
+        // monitor polling /healthz while Redis is away would log an error every poll.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state)
 }
 
