@@ -152,17 +152,20 @@ pub struct ServeArgs {
     /// Days a session lasts without use (every use extends it).
     #[arg(long, env = "PARLOR_SESSION_DAYS", default_value_t = 14)]
     pub session_days: u32,
-    /// Log-in and sign-up attempts allowed per minute per client IP (0: no limit).
-    #[arg(long, env = "PARLOR_AUTH_PER_MINUTE", default_value_t = 10)]
+    /// Log-in, sign-up and guest attempts allowed per minute per client IP (0: no limit).
+    /// 30 lets a class or an office behind one NAT address arrive together; guessing one
+    /// account's password is stopped by the per-account limit, not by this one.
+    #[arg(long, env = "PARLOR_AUTH_PER_MINUTE", default_value_t = 30)]
     pub auth_per_minute: u32,
     /// Log-in attempts allowed per minute per account (0: no limit).
     #[arg(long, env = "PARLOR_LOGIN_PER_ACCOUNT_PER_MINUTE", default_value_t = 5)]
     pub login_per_account_per_minute: u32,
-    /// Messages per second a user may send on one connection (0: no limit).
-    #[arg(long, env = "PARLOR_MESSAGE_RATE", default_value_t = 5)]
+    /// Messages per second a user may send on one connection (0: no limit): well above
+    /// typing speed, well below a flood.
+    #[arg(long, env = "PARLOR_MESSAGE_RATE", default_value_t = 10)]
     pub message_rate: u32,
     /// Messages a user may send at once before `--message-rate` applies.
-    #[arg(long, env = "PARLOR_MESSAGE_BURST", default_value_t = 20)]
+    #[arg(long, env = "PARLOR_MESSAGE_BURST", default_value_t = 50)]
     pub message_burst: u32,
     /// Take the client IP (for rate limits) from the last `X-Forwarded-For` entry: only
     /// behind a reverse proxy that sets it.

@@ -34,10 +34,10 @@ pub struct LimitSettings {
 impl Default for LimitSettings {
     fn default() -> Self {
         Self {
-            auth_per_minute: 10,
+            auth_per_minute: 30,
             login_per_account_per_minute: 5,
-            message_rate: 5,
-            message_burst: 20,
+            message_rate: 10,
+            message_burst: 50,
         }
     }
 }
