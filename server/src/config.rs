@@ -1,6 +1,7 @@
 //! Command line and environment: every flag also reads a `PARLOR_*` variable, so a service
 //! manager or container can configure Parlor without a wrapper script.
 
+use crate::limits::LimitSettings;
 use clap::{
     error::ErrorKind, parser::ValueSource, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 };
@@ -47,13 +48,15 @@ impl Cli {
                 let id = arg.get_id().as_str();
                 if matches.value_source(id) == Some(ValueSource::CommandLine) {
                     let flag = arg.get_long().unwrap_or(id);
-                    return Err(command.error(
-                        ErrorKind::ArgumentConflict,
+                    let message = if name == "serve" {
+                        format!("--{flag} goes after `serve`: `parlor serve --{flag} …`")
+                    } else {
                         format!(
                             "--{flag} is a flag of `serve`, not of `{name}`: write \
                              `parlor serve --{flag} …` or leave out the subcommand"
-                        ),
-                    ));
+                        )
+                    };
+                    return Err(command.error(ErrorKind::ArgumentConflict, message));
                 }
             }
         }
@@ -155,17 +158,17 @@ pub struct ServeArgs {
     /// Log-in, sign-up and guest attempts allowed per minute per client IP (0: no limit).
     /// 30 lets a class or an office behind one NAT address arrive together; guessing one
     /// account's password is stopped by the per-account limit, not by this one.
-    #[arg(long, env = "PARLOR_AUTH_PER_MINUTE", default_value_t = 30)]
+    #[arg(long, env = "PARLOR_AUTH_PER_MINUTE", default_value_t = LimitSettings::default().auth_per_minute)]
     pub auth_per_minute: u32,
     /// Log-in attempts allowed per minute per account (0: no limit).
-    #[arg(long, env = "PARLOR_LOGIN_PER_ACCOUNT_PER_MINUTE", default_value_t = 5)]
+    #[arg(long, env = "PARLOR_LOGIN_PER_ACCOUNT_PER_MINUTE", default_value_t = LimitSettings::default().login_per_account_per_minute)]
     pub login_per_account_per_minute: u32,
     /// Messages per second a user may send on one connection (0: no limit): well above
     /// typing speed, well below a flood.
-    #[arg(long, env = "PARLOR_MESSAGE_RATE", default_value_t = 10)]
+    #[arg(long, env = "PARLOR_MESSAGE_RATE", default_value_t = LimitSettings::default().message_rate)]
     pub message_rate: u32,
     /// Messages a user may send at once before `--message-rate` applies.
-    #[arg(long, env = "PARLOR_MESSAGE_BURST", default_value_t = 50)]
+    #[arg(long, env = "PARLOR_MESSAGE_BURST", default_value_t = LimitSettings::default().message_burst)]
     pub message_burst: u32,
     /// Take the client IP (for rate limits) from the last `X-Forwarded-For` entry: only
     /// behind a reverse proxy that sets it.
@@ -175,6 +178,7 @@ pub struct ServeArgs {
 
 impl Default for ServeArgs {
     fn default() -> Self {
+        let limits = LimitSettings::default();
         Self {
             addr: None,
             allowed_origins: Vec::new(),
@@ -186,10 +190,10 @@ impl Default for ServeArgs {
             allow_guests: false,
             public_url: None,
             session_days: 14,
-            auth_per_minute: 10,
-            login_per_account_per_minute: 5,
-            message_rate: 5,
-            message_burst: 20,
+            auth_per_minute: limits.auth_per_minute,
+            login_per_account_per_minute: limits.login_per_account_per_minute,
+            message_rate: limits.message_rate,
+            message_burst: limits.message_burst,
             trust_proxy: false,
         }
     }

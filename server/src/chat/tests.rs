@@ -205,3 +205,36 @@ async fn only_the_owner_deletes_a_room_and_members_are_told() {
         Err(ChatError::RoomNotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn a_watch_wakes_on_messages_ignores_other_frames_and_reports_an_overflow() {
+    let (chat, store, _dir) = service().await;
+    let ann = author(&store, "ann").await;
+    let room = chat
+        .create_room(&ann, "watch", "Watch")
+        .await
+        .expect("room");
+
+    let mut watch = chat.watch(&room).await.expect("watch");
+    chat.send(&ann, &room, "hello", None).await.expect("send");
+    assert_eq!(watch.next().await, WatchEvent::Changed);
+
+    // More deliveries than the mailbox holds (64 here): the layer drops it. Frames that are
+    // not messages never wake the watch; the overflow does, and says so.
+    for _ in 0..100 {
+        chat.layer()
+            .group_send(
+                &room.group(),
+                Delivery::Frame(encode(&ServerFrame::Error(app::protocol::ErrorBody::new(
+                    "x",
+                    "not a message",
+                )))),
+            )
+            .await
+            .expect("deliver");
+    }
+    let event = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .expect("the watch answers at once");
+    assert_eq!(event, WatchEvent::Overflowed);
+}

@@ -11,9 +11,12 @@ use std::sync::Arc;
 /// What a watch saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WatchEvent {
-    /// A message was published to the room, the layer lost some (resync), or the mailbox
-    /// overflowed: read the store.
+    /// A message was published to the room, or the layer lost some (resync): read the
+    /// store.
     Changed,
+    /// The layer dropped this watch's mailbox (it fell behind a busy room): read the store
+    /// once and answer, whatever the read finds — the watch hears nothing more.
+    Overflowed,
     /// The room was deleted.
     Deleted,
     /// The server is shutting down.
@@ -41,9 +44,8 @@ impl RoomWatch {
     pub async fn next(&mut self) -> WatchEvent {
         loop {
             match self.channel.recv().await {
-                Some(Delivery::Message { .. } | Delivery::Resync) | None => {
-                    return WatchEvent::Changed
-                }
+                Some(Delivery::Message { .. } | Delivery::Resync) => return WatchEvent::Changed,
+                None => return WatchEvent::Overflowed,
                 Some(Delivery::Close { .. }) => return WatchEvent::Deleted,
                 Some(Delivery::GoAway) => return WatchEvent::ShuttingDown,
                 // A rename or a reply frame says nothing about new messages.

@@ -1,13 +1,13 @@
-//! How the message writer waits for SQLite's write lock when another process holds it.
+//! How a connection waits for SQLite's write lock when another process holds it.
 //!
 //! SQLite's own busy handler (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25 ms … between
 //! attempts. With several server processes sharing one file, each committing a batch every
 //! few milliseconds, a writer that finds the lock taken sleeps through several of the other
 //! process's commits and its senders wait 10–40 ms for nothing (measured: S1 with two
 //! processes had p90 16 ms against 2.6 ms for one). This handler retries every 100 µs for
-//! the first 20 ms, then every millisecond, and gives up after about ten seconds like the
-//! pooled connections do. It runs on sqlx's worker thread for the connection, so sleeping
-//! there blocks no async task.
+//! the first 20 ms, then every millisecond, and gives up after about ten seconds, as
+//! `busy_timeout` did. It runs on sqlx's worker thread for the connection, so sleeping there
+//! blocks no async task.
 
 use sqlx::SqliteConnection;
 use std::{

@@ -104,13 +104,17 @@ impl Store {
             // Checkpoint the WAL every ~16 MB instead of ~4 MB: fewer, larger copies back
             // into the database file (and fewer fsyncs) under a steady stream of commits.
             .pragma("wal_autocheckpoint", "4000")
-            // Another process may hold the write lock for a batch: wait rather than fail.
+            // Another process may hold the write lock for a batch: wait rather than fail
+            // (replaced, once connected, by `busy`'s finer handler with the same limit).
             .busy_timeout(Duration::from_secs(10));
         // Reads run concurrently on several connections; writes are funnelled through one
         // task, so a small pool is enough even on many cores.
+        // Sessions, users and rooms are written on pooled connections, and wait for the lock
+        // the same way as the message writer (see `busy`).
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            .after_connect(|conn, _| Box::pin(busy::install(conn)))
             .connect_with(options.clone())
             .await?;
         let writer = SqlitePoolOptions::new()

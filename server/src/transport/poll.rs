@@ -100,6 +100,9 @@ async fn read_messages(
                     return Ok(ready);
                 }
             }
+            Some(WatchEvent::Overflowed) => {
+                return Ok(state.chat.after(&room, after, limit).await?)
+            }
             Some(WatchEvent::Deleted) => {
                 return Err(ApiError::NotFound(format!(
                     "The room '{slug}' was deleted."
