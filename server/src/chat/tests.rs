@@ -41,19 +41,19 @@ async fn store_unpublished(
     rows.iter().map(|row| row.record().clone()).collect()
 }
 
-/// Publishes a stored message to the room's group the way the chat service does.
-async fn deliver(chat: &ChatService, room: &Room, record: &crate::store::MessageRecord) {
+/// Sends a delivery to everyone in the room's group.
+async fn publish(chat: &ChatService, room: &Room, delivery: Delivery) {
     chat.layer()
-        .group_send(
-            &room.group(),
-            Delivery::Message {
-                id: record.id,
-                seq: record.seq,
-                frame: encode(&ServerFrame::Message(to_wire(record, room.slug.as_str()))),
-            },
-        )
+        .group_send(&room.group(), delivery)
         .await
         .expect("deliver");
+}
+
+/// Publishes a stored message to the room's group the way the chat service does.
+async fn deliver(chat: &ChatService, room: &Room, record: &crate::store::MessageRecord) {
+    let frame = encode(&ServerFrame::Message(to_wire(record, room.slug.as_str())));
+    let (id, seq) = (record.id, record.seq);
+    publish(chat, room, Delivery::Message { id, seq, frame }).await;
 }
 
 async fn next_text(feed: &mut RoomFeed) -> String {
@@ -154,10 +154,7 @@ async fn resync_reads_what_the_layer_lost() {
         .expect("room");
     let mut feed = chat.follow(&room, None).await.expect("follow");
     store_unpublished(&store, &room, &ann, ["lost in transit".to_owned()]).await;
-    chat.layer()
-        .group_send(&room.group(), Delivery::Resync)
-        .await
-        .expect("deliver");
+    publish(&chat, &room, Delivery::Resync).await;
     assert_eq!(next_text(&mut feed).await, "lost in transit");
 }
 
@@ -221,17 +218,9 @@ async fn a_watch_wakes_on_messages_ignores_other_frames_and_reports_an_overflow(
 
     // More deliveries than the mailbox holds (64 here): the layer drops it. Frames that are
     // not messages never wake the watch; the overflow does, and says so.
+    let not_a_message = ServerFrame::Error(app::protocol::ErrorBody::new("x", "not a message"));
     for _ in 0..100 {
-        chat.layer()
-            .group_send(
-                &room.group(),
-                Delivery::Frame(encode(&ServerFrame::Error(app::protocol::ErrorBody::new(
-                    "x",
-                    "not a message",
-                )))),
-            )
-            .await
-            .expect("deliver");
+        publish(&chat, &room, Delivery::Frame(encode(&not_a_message))).await;
     }
     let event = tokio::time::timeout(Duration::from_secs(5), watch.next())
         .await
