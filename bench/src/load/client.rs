@@ -5,13 +5,14 @@
 //! the client checks the frame's leading type, reads the message id (to catch duplicates and
 //! reordering) and the send timestamp at the start of the text, and records the latency.
 
+use super::schedule::SendSchedule;
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use std::{
     net::{IpAddr, SocketAddr},
     time::{Duration, Instant},
 };
-use tokio::{net::TcpSocket, sync::watch, time::Interval};
+use tokio::{net::TcpSocket, sync::watch};
 use tokio_tungstenite::{
     tungstenite::{
         client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig, Message,
@@ -305,45 +306,17 @@ async fn run_websocket(
     stats.connected = true;
     stats.connect_micros = started.elapsed().as_micros() as u64;
     let (mut sink, mut stream) = socket.split();
-    let mut sending: Option<(Interval, Instant)> = None;
-    let mut n = 0u64;
+    let mut schedule = SendSchedule::new(plan.sender.as_ref());
     loop {
         tokio::select! {
             changed = phase.changed() => {
-                if changed.is_err() {
+                if changed.is_err() || !schedule.follow(*phase.borrow()) {
                     break;
                 }
-                let now = *phase.borrow();
-                match now {
-                    Phase::Running { until } => {
-                        if let Some(sender) = &plan.sender {
-                            let period = Duration::from_secs_f64(1.0 / sender.rate.max(0.001));
-                            // Spread senders over the period so they do not fire in lockstep.
-                            let offset = period.mul_f64(f64::from(sender.id % 997) / 997.0);
-                            let mut interval = tokio::time::interval_at(
-                                tokio::time::Instant::now() + offset,
-                                period,
-                            );
-                            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                            sending = Some((interval, until));
-                        }
-                    }
-                    Phase::Draining => sending = None,
-                    Phase::Done => break,
-                    Phase::Connecting => {}
-                }
             }
-            () = tick(&mut sending) => {
-                let (Some(sender), Some((_, until))) = (&plan.sender, &sending) else {
-                    continue;
-                };
-                if Instant::now() >= *until {
-                    sending = None;
-                    continue;
-                }
+            (sender, n) = schedule.next() => {
                 let micros = epoch.elapsed().as_micros() as u64;
                 let frame = header.frame(micros, sender.id, n);
-                n += 1;
                 if sink.send(Message::text(frame)).await.is_err() {
                     stats.closed_by_server = true;
                     break;
@@ -379,15 +352,6 @@ async fn run_websocket(
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     stats
-}
-
-async fn tick(sending: &mut Option<(Interval, Instant)>) {
-    match sending {
-        Some((interval, _)) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

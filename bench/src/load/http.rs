@@ -3,13 +3,11 @@
 //! bodies for polls, the raw event stream for SSE.
 
 use super::client::{text_stamp, ClientPlan, ClientStats, Header, Phase, Transport};
+use super::schedule::SendSchedule;
 use app::protocol::{ChatMessage, SendRequest};
 use futures::StreamExt;
-use std::{
-    sync::OnceLock,
-    time::{Duration, Instant},
-};
-use tokio::{sync::watch, time::Interval};
+use std::{sync::OnceLock, time::Instant};
+use tokio::sync::watch;
 
 /// Seconds a long poll waits on the server.
 const LONG_POLL_WAIT_S: u64 = 25;
@@ -49,47 +47,20 @@ pub async fn run(
     {
         let receive = receive(&plan, &mut stats, epoch);
         tokio::pin!(receive);
-        let mut sending: Option<(Interval, Instant)> = None;
-        let mut n = 0u64;
+        let mut schedule = SendSchedule::new(plan.sender.as_ref());
         loop {
             tokio::select! {
                 changed = phase.changed() => {
-                    if changed.is_err() {
+                    if changed.is_err() || !schedule.follow(*phase.borrow()) {
                         break;
                     }
-                    let now = *phase.borrow();
-                    match now {
-                        Phase::Running { until } => {
-                            if let Some(sender) = &plan.sender {
-                                let period = Duration::from_secs_f64(1.0 / sender.rate.max(0.001));
-                                let offset = period.mul_f64(f64::from(sender.id % 997) / 997.0);
-                                let mut interval = tokio::time::interval_at(
-                                    tokio::time::Instant::now() + offset,
-                                    period,
-                                );
-                                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                                sending = Some((interval, until));
-                            }
-                        }
-                        Phase::Draining => sending = None,
-                        Phase::Done => break,
-                        Phase::Connecting => {}
-                    }
                 }
-                () = tick(&mut sending) => {
-                    let (Some(sender), Some((_, until))) = (&plan.sender, &sending) else {
-                        continue;
-                    };
-                    if Instant::now() >= *until {
-                        sending = None;
-                        continue;
-                    }
+                (sender, n) = schedule.next() => {
                     let micros = epoch.elapsed().as_micros() as u64;
                     let body = SendRequest {
                         text: header.text(micros, sender.id, n),
                         client_id: Some(format!("b{}-{n}", sender.id)),
                     };
-                    n += 1;
                     let mut request = http()
                         .post(format!("{}/api/rooms/{}/messages", plan.base, plan.room))
                         .json(&body);
@@ -111,15 +82,6 @@ pub async fn run(
     stats.sent = sent;
     stats.closed_by_server |= closed;
     stats
-}
-
-async fn tick(sending: &mut Option<(Interval, Instant)>) {
-    match sending {
-        Some((interval, _)) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
-    }
 }
 
 /// Receives until the connection fails; returns then (the run goes on without it).

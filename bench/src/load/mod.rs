@@ -5,6 +5,7 @@ mod client;
 mod http;
 mod procstat;
 mod report;
+mod schedule;
 mod setup;
 
 use client::{ClientPlan, ClientStats, Phase, SenderPlan};
