@@ -31,6 +31,8 @@ const HEALTHY_AFTER_MS: f64 = 15_000.0;
 const OPEN_FAILURES_BEFORE_FALLBACK: u32 = 2;
 /// Short-lived connections in a row before trying the next transport.
 const DROPS_BEFORE_FALLBACK: u32 = 3;
+/// How long a socket or a stream may take to open before the attempt counts as failed.
+const OPEN_TIMEOUT_MS: f64 = 10_000.0;
 
 /// What the page asks of the connection task.
 pub(super) enum Command {

@@ -2,7 +2,9 @@
 //! sends go by POST. The browser reconnects an interrupted stream by itself, sending the
 //! last event id (a message id) so the server resumes without a gap.
 
-use super::{apply_frame, count_bytes, count_request, post, unsent, Command, Ended, Link};
+use super::{
+    apply_frame, count_bytes, count_request, post, unsent, Command, Ended, Link, OPEN_TIMEOUT_MS,
+};
 use crate::chat::state::ConnState;
 use futures::StreamExt;
 use gloo_net::eventsource::{futures::EventSource, State};
@@ -13,8 +15,6 @@ use std::time::Duration;
 const EVENTS: [&str; 4] = ["message", "room_renamed", "room_deleted", "ping"];
 /// A stream silent for this long is stuck (a proxy holding it back): give it up.
 const SILENCE_MS: f64 = 35_000.0;
-/// How long to wait for the stream to open.
-const OPEN_TIMEOUT_MS: f64 = 10_000.0;
 
 pub(super) async fn session(link: Link<'_>) -> Ended {
     let Link {

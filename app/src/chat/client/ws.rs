@@ -1,13 +1,12 @@
 //! The WebSocket session: `ws(s)://host/ws/rooms/{slug}?after={last id}`, both directions.
 
-use super::{apply_frame, count_bytes, count_request, unsent, Command, Ended, Link};
+use super::{
+    apply_frame, count_bytes, count_request, unsent, Command, Ended, Link, OPEN_TIMEOUT_MS,
+};
 use crate::{chat::state::ConnState, protocol::close_codes};
 use futures::{FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
 use leptos::prelude::*;
-
-/// How long a socket may take to open.
-const OPEN_TIMEOUT_MS: f64 = 10_000.0;
 
 /// One socket, from open to close.
 pub(super) async fn session(link: Link<'_>) -> Ended {
