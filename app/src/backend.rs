@@ -78,7 +78,7 @@ pub trait Backend: Send + Sync + 'static {
 pub type SharedBackend = Arc<dyn Backend>;
 
 /// The backend and the current request, for a server function.
-pub(crate) fn request() -> Result<(SharedBackend, Parts), AppError> {
+fn request() -> Result<(SharedBackend, Parts), AppError> {
     let backend = leptos::prelude::use_context::<SharedBackend>().ok_or_else(|| {
         leptos::logging::error!("no Backend in Leptos context");
         AppError::Internal
@@ -90,10 +90,24 @@ pub(crate) fn request() -> Result<(SharedBackend, Parts), AppError> {
     Ok((backend, parts))
 }
 
+/// A server function's body, given the backend and the request; a failure (the context
+/// missing included) gets its HTTP status through [`respond`].
+pub(crate) async fn serve<T, F, Fut>(body: F) -> Result<T, AppError>
+where
+    F: FnOnce(SharedBackend, Parts) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let result = match request() {
+        Ok((backend, parts)) => body(backend, parts).await,
+        Err(error) => Err(error),
+    };
+    respond(result)
+}
+
 /// Gives a failed server function a fitting HTTP status (422, 409, 404, …) instead of 500.
 /// Plain HTML form posts (no WASM yet) are left alone: they must stay redirects back to the
 /// page, which then shows the error.
-pub(crate) fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     use leptos::prelude::use_context;
     if let Err(error) = &result {
         let response = use_context::<leptos_axum::ResponseOptions>();

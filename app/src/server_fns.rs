@@ -26,13 +26,7 @@ pub struct SessionInfo {
 /// The session, for the header and the composer.
 #[server(prefix = "/fn", endpoint = "session")]
 pub async fn get_session() -> Result<SessionInfo, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            backend.session(&parts).await
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, parts| async move { backend.session(&parts).await }).await
 }
 
 /// Creates an account, logs in, and goes to `next` (a local path) or home.
@@ -42,15 +36,12 @@ pub async fn sign_up(
     password: String,
     next: Option<String>,
 ) -> Result<Viewer, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            let viewer = backend.sign_up(&parts, &username, &password).await?;
-            leptos_axum::redirect(local_path(next.as_deref()));
-            Ok(viewer)
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, parts| async move {
+        let viewer = backend.sign_up(&parts, &username, &password).await?;
+        leptos_axum::redirect(local_path(next.as_deref()));
+        Ok(viewer)
+    })
+    .await
 }
 
 /// Logs in, and goes to `next` (a local path) or home.
@@ -60,53 +51,38 @@ pub async fn log_in(
     password: String,
     next: Option<String>,
 ) -> Result<Viewer, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            let viewer = backend.log_in(&parts, &username, &password).await?;
-            leptos_axum::redirect(local_path(next.as_deref()));
-            Ok(viewer)
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, parts| async move {
+        let viewer = backend.log_in(&parts, &username, &password).await?;
+        leptos_axum::redirect(local_path(next.as_deref()));
+        Ok(viewer)
+    })
+    .await
 }
 
 /// Logs out (the page stays where it is).
 #[server(prefix = "/fn", endpoint = "logout")]
 pub async fn log_out() -> Result<(), AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            backend.log_out(&parts).await
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, parts| async move { backend.log_out(&parts).await }).await
 }
 
 /// Renames a room (owner only).
 #[server(prefix = "/fn", endpoint = "rename_room")]
 pub async fn rename_room(slug: String, title: String) -> Result<RoomSummary, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            backend.rename_room(&parts, &slug, &title).await
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, parts| async move {
+        backend.rename_room(&parts, &slug, &title).await
+    })
+    .await
 }
 
 /// Deletes a room (owner only), then goes back to the room list.
 #[server(prefix = "/fn", endpoint = "delete_room")]
 pub async fn delete_room(slug: String) -> Result<(), AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            backend.delete_room(&parts, &slug).await?;
-            leptos_axum::redirect("/?notice=room-deleted");
-            Ok(())
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, parts| async move {
+        backend.delete_room(&parts, &slug).await?;
+        leptos_axum::redirect("/?notice=room-deleted");
+        Ok(())
+    })
+    .await
 }
 
 /// Where to go after logging in: a path on this site, never another site, so the `next`
@@ -130,51 +106,36 @@ pub fn local_path(next: Option<&str>) -> &str {
 /// The room list on the home page.
 #[server(prefix = "/fn", endpoint = "rooms")]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, _) = crate::backend::request()?;
-            backend.list_rooms().await
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, _| async move { backend.list_rooms().await }).await
 }
 
 /// Creates a room, then takes the browser into it.
 #[server(prefix = "/fn", endpoint = "create_room")]
 pub async fn create_room(slug: String, title: String) -> Result<RoomSummary, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            let room = backend.create_room(&parts, &slug, &title).await?;
-            leptos_axum::redirect(&format!("/rooms/{}", room.slug));
-            Ok(room)
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, parts| async move {
+        let room = backend.create_room(&parts, &slug, &title).await?;
+        leptos_axum::redirect(&format!("/rooms/{}", room.slug));
+        Ok(room)
+    })
+    .await
 }
 
 /// A room with its latest messages, for the room page.
 #[server(prefix = "/fn", endpoint = "room")]
 pub async fn room_page(slug: String) -> Result<RoomPageData, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, _) = crate::backend::request()?;
-            backend.room_page(&slug, HISTORY_ON_PAGE).await
-        }
-        .await,
-    )
+    crate::backend::serve(move |backend, _| async move {
+        backend.room_page(&slug, HISTORY_ON_PAGE).await
+    })
+    .await
 }
 
 /// Picks (or changes) the session's display name.
 #[server(prefix = "/fn", endpoint = "guest")]
 pub async fn start_guest(name: String) -> Result<Viewer, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            backend.start_guest(&parts, &name).await
-        }
-        .await,
+    crate::backend::serve(
+        move |backend, parts| async move { backend.start_guest(&parts, &name).await },
     )
+    .await
 }
 
 /// Posts a message from the composer form when the page has no WASM (yet); once hydrated the
@@ -185,21 +146,18 @@ pub async fn post_message(
     text: String,
     client_id: Option<String>,
 ) -> Result<ChatMessage, AppError> {
-    crate::backend::respond(
-        async {
-            let (backend, parts) = crate::backend::request()?;
-            let client_id = client_id.as_deref().filter(|id| !id.is_empty());
-            let message = backend
-                .post_message(&parts, &room, &text, client_id)
-                .await?;
-            // A plain form post goes back to a clean room URL; a script stays where it is.
-            if crate::backend::is_plain_form(&parts) {
-                leptos_axum::redirect(&format!("/rooms/{}", message.room));
-            }
-            Ok(message)
+    crate::backend::serve(move |backend, parts| async move {
+        let client_id = client_id.as_deref().filter(|id| !id.is_empty());
+        let message = backend
+            .post_message(&parts, &room, &text, client_id)
+            .await?;
+        // A plain form post goes back to a clean room URL; a script stays where it is.
+        if crate::backend::is_plain_form(&parts) {
+            leptos_axum::redirect(&format!("/rooms/{}", message.room));
         }
-        .await,
-    )
+        Ok(message)
+    })
+    .await
 }
 
 #[cfg(test)]
