@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs Parlor's benchmark scenarios (issue 4) and prints markdown tables for RESULTS.md.
+"""Runs Parlor's benchmark scenarios and prints markdown tables for RESULTS.md.
 
     make bench                      # everything (about 10 minutes on 2 cores)
     bench/run.py --only S1,S4       # some scenarios

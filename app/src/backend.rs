@@ -7,8 +7,7 @@
 use crate::{
     error::AppError,
     pages::RoomPageData,
-    protocol::{ChatMessage, RoomSummary, Viewer},
-    server_fns::SessionInfo,
+    protocol::{ChatMessage, RoomSummary, SessionInfo, Viewer},
 };
 use http::request::Parts;
 use std::sync::Arc;
@@ -81,11 +80,11 @@ pub type SharedBackend = Arc<dyn Backend>;
 fn request() -> Result<(SharedBackend, Parts), AppError> {
     let backend = leptos::prelude::use_context::<SharedBackend>().ok_or_else(|| {
         leptos::logging::error!("no Backend in Leptos context");
-        AppError::Internal
+        AppError::internal()
     })?;
     let parts = leptos::prelude::use_context::<Parts>().ok_or_else(|| {
         leptos::logging::error!("no request Parts in Leptos context");
-        AppError::Internal
+        AppError::internal()
     })?;
     Ok((backend, parts))
 }
@@ -114,9 +113,11 @@ fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         let parts = use_context::<Parts>();
         if let (Some(response), Some(parts)) = (response, parts) {
             if !is_plain_form(&parts) {
-                response.set_status(status_of(error));
+                if let Ok(status) = http::StatusCode::from_u16(error.code.http_status()) {
+                    response.set_status(status);
+                }
             }
-            if let AppError::RateLimited { retry_after } = error {
+            if let Some(retry_after) = error.retry_after {
                 if let Ok(value) = http::HeaderValue::from_str(&retry_after.to_string()) {
                     response.insert_header(http::header::RETRY_AFTER, value);
                 }
@@ -133,18 +134,4 @@ pub(crate) fn is_plain_form(parts: &Parts) -> bool {
         .get(http::header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"))
-}
-
-fn status_of(error: &AppError) -> http::StatusCode {
-    use http::StatusCode;
-    match error {
-        AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::Conflict { .. } => StatusCode::CONFLICT,
-        AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::LoginRequired | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        AppError::Transport(_) => StatusCode::BAD_REQUEST,
-    }
 }

@@ -1,7 +1,9 @@
 //! The error type of every server function: serialisable, so it reaches the browser (or, with
-//! JavaScript off, the re-rendered page through the redirect URL) with its field intact.
+//! JavaScript off, the re-rendered page through the redirect URL) with its code and field
+//! intact. It carries the same [`ErrorCode`] as the REST API and the WebSocket, so the HTTP
+//! status comes from one table ([`ErrorCode::http_status`]).
 
-use crate::domain::Invalid;
+use crate::{domain::Invalid, protocol::ErrorCode};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
@@ -10,72 +12,62 @@ use serde::{Deserialize, Serialize};
 
 /// What a server function can fail with, in words a user can act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum AppError {
-    /// An input was refused; `field` says which, so the form can show it beside that field.
-    #[error("{message}")]
-    Invalid {
-        /// The form field's name.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Something with that name exists already.
-    #[error("{message}")]
-    Conflict {
-        /// The form field's name.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// No such thing (room, …).
-    #[error("{0}")]
-    NotFound(String),
-    /// The action needs an identity first.
-    #[error("Log in first.")]
-    LoginRequired,
-    /// Wrong username or password.
-    #[error("Wrong username or password.")]
-    InvalidCredentials,
-    /// Too many attempts.
-    #[error("Too many attempts; try again in {retry_after} s.")]
-    RateLimited {
-        /// Seconds to wait.
-        retry_after: u64,
-    },
-    /// The identity may not do this.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The server failed; details are in its log, not here.
-    #[error("Something went wrong on the server. Please try again.")]
-    Internal,
-    /// The server function machinery failed (network, decoding, …).
-    #[error("{0}")]
-    Transport(String),
+#[error("{message}")]
+pub struct AppError {
+    /// The machine-readable code (pages branch on it, e.g. `NotFound` renders the 404 page).
+    pub code: ErrorCode,
+    /// What went wrong, safe to show.
+    pub message: String,
+    /// The form field the error is about, so the form can show it beside that field.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Seconds to wait before retrying (rate limits).
+    #[serde(default)]
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    /// The same error, about one form field.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     /// The form field this error belongs to, if any.
     pub fn field(&self) -> Option<&str> {
-        match self {
-            AppError::Invalid { field, .. } | AppError::Conflict { field, .. } => Some(field),
-            _ => None,
-        }
+        self.field.as_deref()
+    }
+
+    /// The opaque failure the user sees when the server broke (details stay in its log).
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "Something went wrong on the server. Please try again.",
+        )
     }
 }
 
 impl From<Invalid> for AppError {
     fn from(value: Invalid) -> Self {
-        AppError::Invalid {
-            field: value.field.to_owned(),
-            message: value.message,
-        }
+        AppError::new(ErrorCode::Invalid, value.message).with_field(value.field)
     }
 }
 
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// The call itself failed (arguments that do not decode, the network): a bad request.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        AppError::new(ErrorCode::BadFrame, value.to_string())
     }
 }

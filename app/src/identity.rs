@@ -3,8 +3,8 @@
 
 use crate::{
     error::AppError,
-    protocol::Viewer,
-    server_fns::{get_session, LogIn, LogOut, SessionInfo, SignUp, StartGuest},
+    protocol::{SessionInfo, Viewer},
+    server_fns::{get_session, LogIn, LogOut, SignUp, StartGuest},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;

@@ -3,14 +3,17 @@
 //! `hydrate`, which makes those pages live).
 //!
 //! A map of the crate:
-//! - [`protocol`]: every JSON frame and body on the wire. The server, the browser, the tests
-//!   and the load generator all use these types.
+//! - [`protocol`]: every JSON frame and body on the wire, and the one list of error codes
+//!   (`ErrorCode`, with the HTTP status of each). The server, the browser, the tests and the
+//!   load generator all use these types.
 //! - [`domain`]: validated values (room slug, message text, …) with their rules.
-//! - [`error`]: the error type of server functions.
+//! - [`error`]: the error type of server functions (a code, a message, a form field).
 //! - [`server_fns`]: the pages' calls into the server.
-//! - `backend` (server only): the trait the `server` crate implements for server functions.
+//! - `backend` (server only): the port the `server` crate implements for server functions,
+//!   and the status each failure gets; `security` (server only): the pages' CSP.
 //! - [`pages`]: one module per route; [`chat`]: the room component and, in WASM, its
-//!   WebSocket connection; [`identity`]: the viewer and the name picker.
+//!   connection (WebSocket, SSE or polling); [`identity`]: the viewer and the account
+//!   forms.
 //!
 //! Nothing here may depend on the `server` crate, sqlx, redis or tokio's networking: the
 //! WASM build must stay small and the server's internals must stay swappable.
@@ -21,6 +24,9 @@ pub mod error;
 pub mod identity;
 pub mod pages;
 pub mod protocol;
+// `#[server]` generates an argument struct per function whose fields cannot carry docs; the
+// functions themselves are documented.
+#[allow(missing_docs)]
 pub mod server_fns;
 
 #[cfg(feature = "ssr")]

@@ -66,8 +66,8 @@ pub struct ChatMessage {
 /// The body of an error frame, and of every JSON API error (`{"error": ErrorBody}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// A stable, machine-readable code (see [`codes`]).
-    pub code: String,
+    /// A stable, machine-readable code.
+    pub code: ErrorCode,
     /// A human-readable explanation, safe to show to the user.
     pub message: String,
     /// Echoes the `client_id` of the send that was refused, so the client can drop it from
@@ -78,9 +78,9 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     /// An error body without a `client_id`.
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.to_owned(),
+            code,
             message: message.into(),
             client_id: None,
         }
@@ -94,39 +94,109 @@ pub struct ApiErrorResponse {
     pub error: ErrorBody,
 }
 
-/// Stable error codes shared by error frames and REST errors; clients branch on these, never
-/// on the message text.
-pub mod codes {
+/// Stable error codes shared by error frames, REST errors and server functions; clients
+/// branch on these, never on the message text. Serialised in snake case (`"bad_json"`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
     /// The frame was not valid JSON.
-    pub const BAD_JSON: &str = "bad_json";
-    /// The frame was JSON but not a frame we understand the shape of (missing fields, …).
-    pub const BAD_FRAME: &str = "bad_frame";
+    BadJson,
+    /// The frame or body was JSON but not a shape we understand (missing fields, …).
+    BadFrame,
     /// The frame's `type` is not one the server knows.
-    pub const UNKNOWN_TYPE: &str = "unknown_type";
+    UnknownType,
     /// A field failed validation (text too long, control characters, bad slug, …).
-    pub const INVALID: &str = "invalid";
+    Invalid,
     /// The frame or body exceeded the size limit; a WebSocket is closed after this one.
-    pub const TOO_LARGE: &str = "too_large";
-    /// The action needs an identity (a guest name now; an account later).
-    pub const LOGIN_REQUIRED: &str = "login_required";
+    TooLarge,
+    /// The action needs an identity (an account, or a guest name where guests are allowed).
+    LoginRequired,
     /// A credential (API token) is missing or wrong.
-    pub const UNAUTHORIZED: &str = "unauthorized";
+    Unauthorized,
     /// Wrong username or password.
-    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
+    InvalidCredentials,
     /// The identity is known but may not do this.
-    pub const FORBIDDEN: &str = "forbidden";
+    Forbidden,
     /// No such room (or other resource).
-    pub const NOT_FOUND: &str = "not_found";
-    /// The resource already exists (duplicate room slug, …).
-    pub const CONFLICT: &str = "conflict";
+    NotFound,
+    /// The resource already exists (duplicate room slug, taken username, …).
+    Conflict,
     /// Too many requests; slow down.
-    pub const RATE_LIMITED: &str = "rate_limited";
-    /// The client fell too far behind; it is disconnected and should reconnect with `after`.
-    pub const OVERLOADED: &str = "overloaded";
+    RateLimited,
+    /// The server is at capacity, or the client fell too far behind: retry (a WebSocket
+    /// client reconnects with its last position).
+    Overloaded,
+    /// The server is shutting down or cannot reach what it needs right now: retry shortly.
+    Unavailable,
     /// The request's Origin is not allowed.
-    pub const BAD_ORIGIN: &str = "bad_origin";
+    BadOrigin,
     /// Something failed on the server; the message says nothing more on purpose.
-    pub const INTERNAL: &str = "internal";
+    Internal,
+    /// A code this build does not know (a newer server): treat it as a plain failure.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadJson => "bad_json",
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::BadOrigin => "bad_origin",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+
+    /// The HTTP status of an answer with this code: the one table, used by the REST API and
+    /// by server functions alike.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadJson | ErrorCode::BadFrame | ErrorCode::UnknownType => 400,
+            ErrorCode::LoginRequired | ErrorCode::Unauthorized | ErrorCode::InvalidCredentials => {
+                401
+            }
+            ErrorCode::Forbidden | ErrorCode::BadOrigin => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::Invalid => 422,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal | ErrorCode::Unknown => 500,
+            ErrorCode::Overloaded | ErrorCode::Unavailable => 503,
+        }
+    }
+
+    /// Whether the refusal says "not now" rather than "never": a client may retry the same
+    /// request later (with the same `client_id`, so it is still stored once).
+    pub fn is_passing(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Internal
+                | ErrorCode::Overloaded
+                | ErrorCode::Unavailable
+                | ErrorCode::RateLimited
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// WebSocket close codes the server uses, so clients can tell why they were closed.
@@ -142,6 +212,8 @@ pub mod close_codes {
     pub const ROOM_DELETED: u16 = 4410;
     /// The client kept sending after being told to slow down (RFC 6455 "policy violation").
     pub const POLICY: u16 = 1008;
+    /// The server failed while serving the connection (RFC 6455 "internal error").
+    pub const INTERNAL: u16 = 1011;
 }
 
 /// A room as listed by `GET /api/rooms` and on the home page.
@@ -224,6 +296,15 @@ pub struct Viewer {
     pub username: Option<String>,
 }
 
+/// Who is browsing and what a visitor may do: the header and the composer read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session's identity (`None` = anonymous).
+    pub viewer: Option<Viewer>,
+    /// Whether visitors may chat under a display name without an account.
+    pub guests_allowed: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,11 +355,29 @@ mod tests {
 
     #[test]
     fn error_frame_has_the_documented_shape() {
-        let frame = ServerFrame::Error(ErrorBody::new(codes::BAD_JSON, "not JSON"));
+        let frame = ServerFrame::Error(ErrorBody::new(ErrorCode::BadJson, "not JSON"));
         let json = serde_json::to_string(&frame).expect("frames always serialise");
         assert_eq!(
             json,
             r#"{"type":"error","code":"bad_json","message":"not JSON"}"#
         );
+    }
+
+    #[test]
+    fn error_codes_keep_their_wire_names_and_unknown_ones_decode() {
+        for code in [
+            ErrorCode::BadJson,
+            ErrorCode::InvalidCredentials,
+            ErrorCode::RateLimited,
+            ErrorCode::Unavailable,
+        ] {
+            let json = serde_json::to_string(&code).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: ErrorCode = serde_json::from_str(&json).expect("decodes");
+            assert_eq!(back, code);
+        }
+        let newer: ErrorCode = serde_json::from_str("\"from_the_future\"").expect("decodes");
+        assert_eq!(newer, ErrorCode::Unknown);
+        assert_eq!(ErrorCode::Invalid.http_status(), 422);
     }
 }

@@ -6,22 +6,12 @@
 use crate::{
     error::AppError,
     pages::RoomPageData,
-    protocol::{ChatMessage, RoomSummary, Viewer},
+    protocol::{ChatMessage, RoomSummary, SessionInfo, Viewer},
 };
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// How many messages a room page renders on the server.
 pub const HISTORY_ON_PAGE: u32 = 50;
-
-/// Who is browsing and what a visitor may do: the header and the composer read it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionInfo {
-    /// The session's identity (`None` = anonymous).
-    pub viewer: Option<Viewer>,
-    /// Whether visitors may chat under a display name without an account.
-    pub guests_allowed: bool,
-}
 
 /// The session, for the header and the composer.
 #[server(prefix = "/fn", endpoint = "session")]

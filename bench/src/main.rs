@@ -7,7 +7,7 @@
 //! - `bench bare …`: a bare tokio broadcast WebSocket server speaking the same frames (no
 //!   store, no sessions, no checks): the ceiling every Parlor figure is compared with.
 //!
-//! `bench/run.py` (`make bench`) runs the scenarios of issue 4 and prints markdown tables for
+//! `bench/run.py` (`make bench`) runs the load scenarios and prints markdown tables for
 //! `bench/RESULTS.md`. The load generator shares the machine with the server, so it is built
 //! to be cheap: one runtime, no JSON decoding on the hot path, one histogram per client.
 

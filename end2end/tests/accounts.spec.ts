@@ -1,4 +1,4 @@
-// Accounts and secure defaults (issue 5): sign-up / log-in / log-out through the UI, posting
+// Accounts and secure defaults: sign-up / log-in / log-out through the UI, posting
 // needs an identity, hostile text stays text, and an owner's deletion sends everyone home.
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { BASE_A, BASE_B } from '../playwright.config';

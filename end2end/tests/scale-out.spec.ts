@@ -1,4 +1,4 @@
-// Scale-out (issue 3): two Parlor processes sharing one database and one Redis. A person on
+// Scale-out: two Parlor processes sharing one database and one Redis. A person on
 // one process chats with a person on the other, and `parlor broadcast` (a separate, short-
 // lived process) reaches browsers on both.
 import { expect, test, type Browser } from '@playwright/test';

@@ -1,4 +1,4 @@
-// The walking skeleton (issue 2): server-rendered room list, room creation, live chat
+// The walking skeleton: server-rendered room list, room creation, live chat
 // between two browsers over WebSockets, history on reload, IME-safe Enter, and a clean
 // console after hydration.
 import { expect, test } from '@playwright/test';

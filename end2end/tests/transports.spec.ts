@@ -1,4 +1,4 @@
-// The four transports (issue 6): a browser on each, forced with ?transport=, in one room;
+// The four transports: a browser on each, forced with ?transport=, in one room;
 // everyone sees everyone's messages once and in the same order. WebSockets blocked: the
 // client falls back by itself. And /transports measures them side by side.
 import { expect, test, type Browser, type Page } from '@playwright/test';

@@ -9,6 +9,7 @@ use parlor::{
     auth::Identity,
     chat::ChatService,
     layer::{memory::MemoryLayer, ChannelLayer},
+    limits::{LimitSettings, Limits},
     store::Store,
 };
 use std::{sync::Arc, time::Instant};
@@ -30,7 +31,12 @@ async fn run(senders: usize, total: usize) {
         .await
         .expect("store");
     let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(64));
-    let chat = ChatService::start(store.clone(), layer);
+    // No message rate: the benchmark measures the store, not the limiter.
+    let limits = Arc::new(Limits::new(LimitSettings {
+        message_rate: 0,
+        ..LimitSettings::default()
+    }));
+    let chat = ChatService::start(store.clone(), layer, limits);
     let user = store.create_guest("bench").await.expect("user");
     let author = Identity::from(user);
     let rooms: Vec<_> = futures::future::join_all((0..8).map(|i| {

@@ -174,6 +174,11 @@ pub struct ServeArgs {
     /// behind a reverse proxy that sets it.
     #[arg(long, env = "PARLOR_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) may take: connections are told to go away, then
+    /// queued messages are stored and published; whatever is still open after this is cut
+    /// off.
+    #[arg(long, env = "PARLOR_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout: u64,
 }
 
 impl Default for ServeArgs {
@@ -195,6 +200,7 @@ impl Default for ServeArgs {
             message_rate: limits.message_rate,
             message_burst: limits.message_burst,
             trust_proxy: false,
+            shutdown_timeout: 10,
         }
     }
 }

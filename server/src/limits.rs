@@ -1,11 +1,14 @@
-//! Rate limits:
+//! Rate limits, a policy of the core (the account service and the chat service apply them;
+//! the edges only report a [`Limited`] refusal in their terms):
 //! - log-in, sign-up and guest attempts per client IP (governor's GCRA token bucket; IPv6
 //!   per /64, which one client usually owns), and failed log-ins per account (a short
 //!   lock-out), so passwords cannot be guessed at speed (429 with `Retry-After`);
-//! - messages per user per connection (WebSocket: a `rate_limited` error frame, and the
-//!   socket is closed if the client keeps pushing) and per user over HTTP (429).
+//! - messages per user, whatever connections they come through (a `rate_limited` error
+//!   frame or 429); a WebSocket also counts the frames it cannot use (malformed ones) per
+//!   connection, and closes a client that keeps pushing.
 
-use crate::error::ApiError;
+use crate::fault::Fault;
+use app::protocol::ErrorCode;
 use governor::{
     clock::{Clock, DefaultClock},
     DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter,
@@ -18,6 +21,32 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// A refusal for going too fast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Too many attempts; retry in {retry_after} s.")]
+pub struct Limited {
+    /// Seconds until a retry may succeed (at least 1).
+    pub retry_after: u64,
+}
+
+impl Limited {
+    fn after(wait: Duration) -> Self {
+        Self {
+            retry_after: wait.as_secs().max(1),
+        }
+    }
+}
+
+impl Fault for Limited {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::RateLimited
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        Some(self.retry_after)
+    }
+}
+
 /// The configured limits (0 turns a limit off).
 #[derive(Clone, Copy, Debug)]
 pub struct LimitSettings {
@@ -25,7 +54,7 @@ pub struct LimitSettings {
     pub auth_per_minute: u32,
     /// Failed log-ins per minute per account before it is locked for the rest of the minute.
     pub login_per_account_per_minute: u32,
-    /// Messages per second per user per connection.
+    /// Messages per second per user.
     pub message_rate: u32,
     /// Messages a user may send at once before the rate applies.
     pub message_burst: u32,
@@ -47,7 +76,7 @@ pub struct Limits {
     auth_by_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     failed_logins: Option<FailedLogins>,
     message_quota: Option<Quota>,
-    http_messages: Option<DefaultKeyedRateLimiter<i64>>,
+    messages: Option<DefaultKeyedRateLimiter<i64>>,
 }
 
 fn per_minute(n: u32) -> Option<Quota> {
@@ -69,12 +98,12 @@ impl Limits {
                 accounts: Mutex::new(HashMap::new()),
             }),
             message_quota,
-            http_messages: message_quota.map(RateLimiter::keyed),
+            messages: message_quota.map(RateLimiter::keyed),
         }
     }
 
     /// One log-in, sign-up or guest attempt from `ip`.
-    pub fn auth_attempt(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn auth_attempt(&self, ip: Option<IpAddr>) -> Result<(), Limited> {
         match (&self.auth_by_ip, ip) {
             (Some(limiter), Some(ip)) => check(limiter.check_key(&network_of(ip))),
             _ => Ok(()),
@@ -82,7 +111,7 @@ impl Limits {
     }
 
     /// Whether the account may try to log in now (it is locked after too many failures).
-    pub fn login_allowed(&self, username_key: &str) -> Result<(), ApiError> {
+    pub fn login_allowed(&self, username_key: &str) -> Result<(), Limited> {
         match &self.failed_logins {
             Some(failures) => failures.allowed(username_key),
             None => Ok(()),
@@ -96,14 +125,15 @@ impl Limits {
         }
     }
 
-    /// A fresh per-connection message limiter (`None`: unlimited).
-    pub fn connection_messages(&self) -> Option<DefaultDirectRateLimiter> {
+    /// A fresh per-connection limiter for frames that carry no message (malformed ones
+    /// cost an answer too), at the message rate (`None`: unlimited).
+    pub fn connection_frames(&self) -> Option<DefaultDirectRateLimiter> {
         self.message_quota.map(RateLimiter::direct)
     }
 
-    /// One message sent over HTTP by `user_id`.
-    pub fn http_message(&self, user_id: i64) -> Result<(), ApiError> {
-        match &self.http_messages {
+    /// One message by `user_id`, over any transport.
+    pub fn message(&self, user_id: i64) -> Result<(), Limited> {
+        match &self.messages {
             Some(limiter) => check(limiter.check_key(&user_id)),
             None => Ok(()),
         }
@@ -117,7 +147,7 @@ impl Limits {
         if let Some(failures) = &self.failed_logins {
             failures.forget_old();
         }
-        if let Some(limiter) = &self.http_messages {
+        if let Some(limiter) = &self.messages {
             limiter.retain_recent();
         }
     }
@@ -145,7 +175,7 @@ struct FailedLogins {
 }
 
 impl FailedLogins {
-    fn allowed(&self, key: &str) -> Result<(), ApiError> {
+    fn allowed(&self, key: &str) -> Result<(), Limited> {
         let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
         match accounts.get(key) {
             Some((failures, since)) if *failures >= self.allowed => {
@@ -153,9 +183,7 @@ impl FailedLogins {
                 if left.is_zero() {
                     Ok(())
                 } else {
-                    Err(ApiError::RateLimited {
-                        retry_after: left.as_secs().max(1),
-                    })
+                    Err(Limited::after(left))
                 }
             }
             _ => Ok(()),
@@ -194,12 +222,10 @@ pub fn wait_time(
 
 fn check(
     outcome: Result<(), governor::NotUntil<<DefaultClock as Clock>::Instant>>,
-) -> Result<(), ApiError> {
+) -> Result<(), Limited> {
     match wait_time(outcome) {
         None => Ok(()),
-        Some(wait) => Err(ApiError::RateLimited {
-            retry_after: wait.as_secs().max(1),
-        }),
+        Some(wait) => Err(Limited::after(wait)),
     }
 }
 
@@ -220,7 +246,7 @@ mod tests {
             assert!(limits.auth_attempt(Some(ip)).is_ok());
         }
         match limits.auth_attempt(Some(ip)) {
-            Err(ApiError::RateLimited { retry_after }) => assert!(retry_after >= 1),
+            Err(Limited { retry_after }) => assert!(retry_after >= 1),
             other => panic!("expected a rate limit, got {other:?}"),
         }
         assert!(limits.auth_attempt(Some(other)).is_ok(), "per IP");
@@ -233,10 +259,7 @@ mod tests {
         limits.login_outcome("ann", false);
         assert!(limits.login_allowed("ann").is_ok());
         limits.login_outcome("ann", false);
-        assert!(matches!(
-            limits.login_allowed("ann"),
-            Err(ApiError::RateLimited { .. })
-        ));
+        assert!(limits.login_allowed("ann").is_err());
         assert!(limits.login_allowed("bob").is_ok(), "per account");
     }
 
@@ -268,9 +291,9 @@ mod tests {
             assert!(limits
                 .auth_attempt(Some("10.0.0.1".parse().expect("ip")))
                 .is_ok());
-            assert!(limits.http_message(1).is_ok());
+            assert!(limits.message(1).is_ok());
         }
-        assert!(limits.connection_messages().is_none());
+        assert!(limits.connection_frames().is_none());
     }
 
     #[test]
@@ -280,8 +303,11 @@ mod tests {
             message_burst: 3,
             ..LimitSettings::default()
         });
-        let connection = limits.connection_messages().expect("limited");
+        let connection = limits.connection_frames().expect("limited");
         let allowed = (0..10).filter(|_| connection.check().is_ok()).count();
         assert_eq!(allowed, 3);
+        let per_user = (0..10).filter(|_| limits.message(7).is_ok()).count();
+        assert_eq!(per_user, 3);
+        assert!(limits.message(8).is_ok(), "per user");
     }
 }

@@ -5,7 +5,9 @@ use parlor::{
     chat::ChatService,
     config::{BroadcastArgs, Cli, Command, GlobalArgs, ServeArgs},
     layer::{redis::RedisLayer, ChannelLayer},
-    leptos_options, start,
+    leptos_options,
+    limits::{LimitSettings, Limits},
+    start,
     store::Store,
     Settings,
 };
@@ -74,7 +76,7 @@ async fn serve(global: GlobalArgs, args: ServeArgs) -> Result<(), String> {
         global.database.display()
     );
     shutdown_signal().await;
-    tracing::info!("shutting down: closing connections");
+    tracing::info!("shutting down: telling connections to go away, then storing what is queued");
     server.shutdown().await;
     Ok(())
 }
@@ -108,19 +110,22 @@ async fn broadcast(global: GlobalArgs, args: BroadcastArgs) -> Result<(), String
     if !layer.wait_connected(Duration::from_secs(5)).await {
         return Err(format!("cannot reach Redis at {redis}; nothing was stored"));
     }
-    let chat = ChatService::start(store.clone(), layer.clone() as Arc<dyn ChannelLayer>);
-    let name = app::domain::DisplayName::parse(&args.author).map_err(|e| e.to_string())?;
-    let author = store
-        .system_user(name.as_str())
-        .await
-        .map_err(|e| e.to_string())?
-        .into();
-    let room = chat.room(&args.room).await.map_err(|e| e.to_string())?;
+    let limits = Arc::new(Limits::new(LimitSettings::default()));
+    let chat = ChatService::start(
+        store.clone(),
+        layer.clone() as Arc<dyn ChannelLayer>,
+        limits,
+    );
     let sent = chat
-        .send(&author, &room, &args.text, None)
+        .announce(&args.author, &args.room, &args.text, None)
         .await
-        .map_err(|e| e.to_string())?;
-    layer.flush().await.map_err(|e| {
+        .map_err(|e| e.to_string());
+    chat.close().await;
+    let sent = sent?;
+    let published = layer.flush().await;
+    layer.close().await;
+    store.close().await;
+    published.map_err(|e| {
         format!(
             "message {} is stored, but publishing it failed ({e}): connected clients will see \
              it when they next resync",
@@ -129,7 +134,7 @@ async fn broadcast(global: GlobalArgs, args: BroadcastArgs) -> Result<(), String
     })?;
     println!(
         "broadcast message {} to room {} as {}",
-        sent.message.id, room.slug, sent.message.author
+        sent.message.id, sent.message.room, sent.message.author
     );
     Ok(())
 }

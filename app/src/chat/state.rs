@@ -45,7 +45,7 @@ impl ConnState {
     }
 }
 
-/// The four ways a page can follow a room (issue 6): preferred first.
+/// The four ways a page can follow a room: preferred first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
     /// One WebSocket for both directions.

@@ -1,7 +1,7 @@
 //! `/rooms/{slug}`: the room's latest messages rendered on the server, then live.
 
 use super::NotFound;
-use crate::{chat::ChatRoom, error::AppError, server_fns::room_page};
+use crate::{chat::ChatRoom, protocol::ErrorCode, server_fns::room_page};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -34,7 +34,7 @@ pub fn RoomPage() -> impl IntoView {
                         <ChatRoom data/>
                     }
                     .into_any(),
-                    Err(AppError::NotFound(_)) => view! { <NotFound/> }.into_any(),
+                    Err(error) if error.code == ErrorCode::NotFound => view! { <NotFound/> }.into_any(),
                     Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
                 }
             })}

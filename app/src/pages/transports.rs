@@ -4,7 +4,7 @@
 
 use crate::{
     chat::{ConnState, ConnectionBadge, RoomState, Transport, TransportStats},
-    error::AppError,
+    protocol::ErrorCode,
     server_fns::{list_rooms, room_page, PostMessage},
 };
 use leptos::prelude::*;
@@ -106,7 +106,7 @@ fn Comparison(slug: String) -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(data) => view! { <Probes data/> }.into_any(),
-                    Err(AppError::NotFound(_)) => view! {
+                    Err(error) if error.code == ErrorCode::NotFound => view! {
                         <p class="error">"No such room." " " <a href="/transports">"Pick another"</a></p>
                     }
                     .into_any(),

@@ -4,9 +4,9 @@
 //!
 //! Off unless `PARLOR_ADMIN_TOKEN` is set; requests carry `Authorization: Bearer <token>`.
 
-use super::ApiJson;
-use crate::{auth::Identity, error::ApiError, state::AppState};
-use app::{domain::DisplayName, protocol::ServerFrame};
+use super::created_or_found;
+use crate::http::{error::ApiError, extract::ApiJson, state::AppState};
+use app::protocol::ServerFrame;
 use axum::{
     extract::{Path, State},
     http::{header::AUTHORIZATION, HeaderMap, StatusCode},
@@ -16,6 +16,7 @@ use axum::{
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+/// The admin routes.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/admin/rooms/{slug}/broadcast", post(broadcast))
 }
@@ -40,32 +41,22 @@ async fn broadcast(
     ApiJson(body): ApiJson<BroadcastRequest>,
 ) -> Result<(StatusCode, Json<ServerFrame>), ApiError> {
     authorize(&state, &headers)?;
-    let name = DisplayName::parse(body.author.as_deref().unwrap_or("Parlor"))
-        .map_err(crate::chat::ChatError::from)?;
-    let author: Identity = state
-        .store
-        .system_user(name.as_str())
-        .await
-        .map_err(ApiError::internal)?
-        .into();
-    let room = state.chat.room(&slug).await?;
+    let author = body.author.as_deref().unwrap_or("Parlor");
     let sent = state
         .chat
-        .send(&author, &room, &body.text, body.client_id.as_deref())
+        .announce(author, &slug, &body.text, body.client_id.as_deref())
         .await?;
-    let status = if sent.duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(ServerFrame::Message(sent.message))))
+    Ok((
+        created_or_found(sent.duplicate),
+        Json(ServerFrame::Message(sent.message)),
+    ))
 }
 
 /// 404 when the admin API is off (it does not exist), 401 without the right token.
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = state.admin_token.as_deref() else {
-        return Err(ApiError::NotFound(
-            "The admin API is off: set PARLOR_ADMIN_TOKEN to enable it.".to_owned(),
+        return Err(ApiError::not_found(
+            "The admin API is off: set PARLOR_ADMIN_TOKEN to enable it.",
         ));
     };
     let given = headers
@@ -77,6 +68,6 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) && !expected.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Unauthorized)
+        Err(ApiError::unauthorized())
     }
 }

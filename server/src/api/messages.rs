@@ -1,24 +1,23 @@
 //! `POST /api/rooms/{slug}/messages`: send without a WebSocket (same body and idempotency
-//! as the `send` frame). Reading (`GET`, history and polling) is a transport:
-//! `transport::poll`; streaming is `transport::sse`.
+//! as the `send` frame, same per-user message rate).
 
-use super::ApiJson;
-use crate::{auth::RequireIdentity, error::ApiError, state::AppState, transport};
+use super::created_or_found;
+use crate::http::{
+    error::ApiError,
+    extract::{ApiJson, RequireIdentity},
+    state::AppState,
+};
 use app::protocol::{SendRequest, ServerFrame};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::get,
+    routing::post,
     Json, Router,
 };
 
+/// The message routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/rooms/{slug}/messages",
-            get(transport::poll::read).post(send),
-        )
-        .route("/api/rooms/{slug}/events", get(transport::sse::events))
+    Router::new().route("/api/rooms/{slug}/messages", post(send))
 }
 
 /// Stores and publishes a message: 201 with the message, or 200 with the earlier message
@@ -29,16 +28,12 @@ async fn send(
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<SendRequest>,
 ) -> Result<(StatusCode, Json<ServerFrame>), ApiError> {
-    state.limits.http_message(identity.user_id)?;
-    let room = state.chat.room(&slug).await?;
     let sent = state
         .chat
-        .send(&identity, &room, &body.text, body.client_id.as_deref())
+        .post(&identity, &slug, &body.text, body.client_id.as_deref())
         .await?;
-    let status = if sent.duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(ServerFrame::Message(sent.message))))
+    Ok((
+        created_or_found(sent.duplicate),
+        Json(ServerFrame::Message(sent.message)),
+    ))
 }

@@ -1,19 +1,15 @@
-//! The JSON REST API (`/api/...`): thin handlers over the chat service and the session, used
-//! by bots, tests, the load generator and clients without WebSockets. One module per
-//! resource, each with its own `router()`.
+//! The JSON REST API (`/api/...`): thin handlers over the chat and account services, used by
+//! bots, tests, the load generator and clients without WebSockets. One module per resource,
+//! each with its own `router()`; reading a room's messages (history, polls, the event
+//! stream) is a transport and lives in `crate::transport`.
 
 mod admin;
 mod messages;
 mod rooms;
 mod session;
 
-use crate::{error::ApiError, routes::MAX_BODY_BYTES, state::AppState};
-use axum::{
-    extract::{rejection::JsonRejection, rejection::QueryRejection, FromRequest, FromRequestParts},
-    http::StatusCode,
-    routing::any,
-    Router,
-};
+use crate::http::{error::ApiError, state::AppState};
+use axum::{routing::any, Router};
 
 /// Every REST route.
 pub fn router() -> Router<AppState> {
@@ -25,32 +21,15 @@ pub fn router() -> Router<AppState> {
         // An unknown API path answers in the API's terms, not with the site's HTML 404.
         .route(
             "/api/{*rest}",
-            any(|| async { ApiError::NotFound("No such API endpoint.".to_owned()) }),
+            any(|| async { ApiError::not_found("No such API endpoint.") }),
         )
 }
 
-/// `Json<T>` whose rejection is our JSON error body, not axum's plain text.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-/// `Query<T>` whose rejection is our JSON error body.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(MAX_BODY_BYTES)
-        } else {
-            ApiError::BadRequest(rejection.body_text())
-        }
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+/// 201 for something new, 200 for a retry that found the earlier one.
+fn created_or_found(duplicate: bool) -> axum::http::StatusCode {
+    if duplicate {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::CREATED
     }
 }

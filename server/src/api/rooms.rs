@@ -1,7 +1,10 @@
 //! `/api/rooms`: list, create, show, delete.
 
-use super::ApiJson;
-use crate::{auth::RequireIdentity, error::ApiError, state::AppState};
+use crate::http::{
+    error::ApiError,
+    extract::{ApiJson, RequireIdentity},
+    state::AppState,
+};
 use app::protocol::{CreateRoomRequest, RenameRoomRequest, RoomSummary};
 use axum::{
     extract::{Path, State},
@@ -10,6 +13,7 @@ use axum::{
     Json, Router,
 };
 
+/// The room routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/rooms", get(list).post(create))

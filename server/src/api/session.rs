@@ -1,17 +1,12 @@
 //! `/api/signup`, `/api/login`, `/api/logout`, `/api/me`, `/api/session/guest`: who the
-//! session belongs to.
+//! session belongs to. Each is the account service's operation, with its rate limits.
 
-use super::ApiJson;
-use crate::{
-    auth::{self, MaybeIdentity},
-    chat::ChatError,
+use crate::http::{
     error::ApiError,
+    extract::{ApiJson, ClientIp, MaybeIdentity},
     state::AppState,
 };
-use app::{
-    domain::{DisplayName, Password, Username},
-    protocol::{Credentials, GuestRequest, Viewer},
-};
+use app::protocol::{Credentials, GuestRequest, Viewer};
 use axum::{
     extract::State,
     http::StatusCode,
@@ -20,6 +15,7 @@ use axum::{
 };
 use tower_sessions::Session;
 
+/// The session routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/me", get(me))
@@ -33,18 +29,20 @@ pub fn router() -> Router<AppState> {
 async fn me(MaybeIdentity(identity): MaybeIdentity) -> Result<Json<Viewer>, ApiError> {
     identity
         .map(|identity| Json(identity.viewer()))
-        .ok_or(ApiError::LoginRequired)
+        .ok_or_else(ApiError::login_required)
 }
 
 /// Creates an account and logs in: 201, or 409 when the name is taken (in any case).
 async fn sign_up(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<Viewer>), ApiError> {
-    let username = Username::parse(&body.username).map_err(ChatError::from)?;
-    let password = Password::parse(&body.password).map_err(ChatError::from)?;
-    let identity = auth::sign_up(&session, &state.store, &username, &password).await?;
+    let identity = state
+        .accounts
+        .sign_up(&session, client, &body.username, &body.password)
+        .await?;
     Ok((StatusCode::CREATED, Json(identity.viewer())))
 }
 
@@ -53,25 +51,19 @@ async fn sign_up(
 async fn log_in(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Viewer>, ApiError> {
-    // A malformed name or password cannot match any account: same answer as a wrong one.
-    let (Ok(username), Ok(password)) = (
-        Username::parse(&body.username),
-        Password::parse(&body.password),
-    ) else {
-        return Err(ApiError::InvalidCredentials);
-    };
-    let key = username.key();
-    state.limits.login_allowed(&key)?;
-    let outcome = auth::log_in(&session, &state.store, &username, &password).await;
-    state.limits.login_outcome(&key, outcome.is_ok());
-    Ok(Json(outcome?.viewer()))
+    let identity = state
+        .accounts
+        .log_in(&session, client, &body.username, &body.password)
+        .await?;
+    Ok(Json(identity.viewer()))
 }
 
 /// Ends the session (and rotates its id: the old cookie is worthless).
-async fn log_out(session: Session) -> Result<StatusCode, ApiError> {
-    auth::log_out(&session).await?;
+async fn log_out(State(state): State<AppState>, session: Session) -> Result<StatusCode, ApiError> {
+    state.accounts.log_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -79,20 +71,12 @@ async fn log_out(session: Session) -> Result<StatusCode, ApiError> {
 async fn guest(
     State(state): State<AppState>,
     session: Session,
-    MaybeIdentity(current): MaybeIdentity,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<GuestRequest>,
 ) -> Result<Json<Viewer>, ApiError> {
-    if !state.allow_guests {
-        return Err(ApiError::Forbidden(
-            "Guests are not allowed here: sign up or log in.".to_owned(),
-        ));
-    }
-    if current.is_some_and(|identity| !identity.guest) {
-        return Err(ApiError::Forbidden(
-            "You are logged in to an account; log out to chat as a guest.".to_owned(),
-        ));
-    }
-    let name = DisplayName::parse(&body.name).map_err(ChatError::from)?;
-    let identity = auth::start_guest(&session, &state.store, &name).await?;
+    let identity = state
+        .accounts
+        .start_guest(&session, client, &body.name)
+        .await?;
     Ok(Json(identity.viewer()))
 }

@@ -1,26 +1,23 @@
-//! Who is making a request: resolved from the session cookie once per request or connection
+//! Who is making a request: resolved from the session once per request or connection
 //! handshake, then carried as an [`Identity`] (the consumer's `scope["user"]`).
 //!
-//! Two ways lead to an identity: an account (username and password, [`sign_up`] /
-//! [`log_in`]) or, where `--allow-guests` is on, a guest display name ([`start_guest`]).
-//! Transports and services only ever see the resulting `Identity`.
+//! Two ways lead to an identity: an account (username and password) or, where
+//! `--allow-guests` is on, a guest display name. Both go through the [`Accounts`] service,
+//! which the REST API and the pages' server functions share, with its rate limits; the
+//! transports and the chat service only ever see the resulting `Identity`. Nothing here knows
+//! HTTP: the session is tower-sessions' handle, whatever carried its cookie.
 
+mod accounts;
 pub mod password;
+pub mod sessions;
 
-use crate::{
-    error::ApiError,
-    state::AppState,
-    store::{Store, StoreError, UserRecord},
-};
+pub use accounts::Accounts;
+
+use crate::{fault::Fault, limits::Limited, store::StoreError, store::UserRecord};
 use app::{
-    domain::{DisplayName, Password, Username},
-    protocol::Viewer,
+    domain::Invalid,
+    protocol::{ErrorCode, Viewer},
 };
-use axum::{extract::FromRequestParts, http::request::Parts};
-use tower_sessions::Session;
-
-/// The session key holding the user id.
-const USER_ID: &str = "user_id";
 
 /// An authenticated author.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,15 +52,30 @@ impl From<UserRecord> for Identity {
     }
 }
 
-/// Why the session could not be read or written, or a sign-up or log-in was refused.
+/// Why a sign-up, log-in or guest session was refused, or the session could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// A username, password or display name failed validation.
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
     /// Another account has this name (in any letter case).
     #[error("The username '{0}' is taken.")]
     UsernameTaken(String),
     /// No such account, or the wrong password (deliberately not saying which).
     #[error("Wrong username or password.")]
     InvalidCredentials,
+    /// Too many attempts from this address, or on this account.
+    #[error("{0}")]
+    RateLimited(#[from] Limited),
+    /// Guest sessions are off (`--allow-guests` is not set).
+    #[error("Guests are not allowed here: sign up or log in.")]
+    GuestsOff,
+    /// A guest name was asked for while logged in to an account.
+    #[error("You are logged in to an account; log out to chat as a guest.")]
+    HasAccount,
+    /// The action needs an identity.
+    #[error("Log in first.")]
+    LoginRequired,
     /// Password hashing failed.
     #[error(transparent)]
     Hash(#[from] password::HashError),
@@ -75,126 +87,31 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
-/// The identity bound to this session, if any (a session whose user is gone has none).
-pub async fn identity(session: &Session, store: &Store) -> Result<Option<Identity>, AuthError> {
-    let Some(user_id) = session.get::<i64>(USER_ID).await? else {
-        return Ok(None);
-    };
-    Ok(store.user_by_id(user_id).await?.map(Identity::from))
-}
-
-/// Creates an account and logs the session into it.
-pub async fn sign_up(
-    session: &Session,
-    store: &Store,
-    username: &Username,
-    password: &Password,
-) -> Result<Identity, AuthError> {
-    let hash = password::hash(password).await?;
-    let user = store
-        .create_account(username.as_str(), &username.key(), &hash)
-        .await
-        .map_err(|error| match error {
-            StoreError::Duplicate => AuthError::UsernameTaken(username.to_string()),
-            other => AuthError::Store(other),
-        })?;
-    bind(session, &user).await?;
-    Ok(user.into())
-}
-
-/// Checks the password and logs the session in. Unknown names cost as much time as known
-/// ones, and both fail with the same error.
-pub async fn log_in(
-    session: &Session,
-    store: &Store,
-    username: &Username,
-    password: &Password,
-) -> Result<Identity, AuthError> {
-    let Some((user, hash)) = store.account_by_key(&username.key()).await? else {
-        password::verify_nothing(password).await;
-        return Err(AuthError::InvalidCredentials);
-    };
-    if !password::verify(password, &hash).await {
-        return Err(AuthError::InvalidCredentials);
-    }
-    bind(session, &user).await?;
-    Ok(user.into())
-}
-
-/// Ends the session: its record is deleted and the cookie cleared; the next request starts
-/// a new session with a new id.
-pub async fn log_out(session: &Session) -> Result<(), AuthError> {
-    session.flush().await?;
-    Ok(())
-}
-
-/// Binds the session to a user under a fresh session id, so an id planted before the log-in
-/// (session fixation) is worthless after it.
-async fn bind(session: &Session, user: &UserRecord) -> Result<(), AuthError> {
-    session.cycle_id().await?;
-    session.insert(USER_ID, user.id).await?;
-    Ok(())
-}
-
-/// Gives the session a guest identity named `name`; a session that already has a guest
-/// keeps its user (and so its messages) under the new name. The session id is rotated
-/// whenever the identity changes, so a fixed session id cannot be planted beforehand.
-pub async fn start_guest(
-    session: &Session,
-    store: &Store,
-    name: &DisplayName,
-) -> Result<Identity, AuthError> {
-    if let Some(current) = identity(session, store).await? {
-        if current.guest {
-            if let Some(renamed) = store.rename_user(current.user_id, name.as_str()).await? {
-                return Ok(renamed.into());
-            }
+impl Fault for AuthError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::Invalid(_) => ErrorCode::Invalid,
+            AuthError::UsernameTaken(_) => ErrorCode::Conflict,
+            AuthError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            AuthError::RateLimited(_) => ErrorCode::RateLimited,
+            AuthError::GuestsOff | AuthError::HasAccount => ErrorCode::Forbidden,
+            AuthError::LoginRequired => ErrorCode::LoginRequired,
+            AuthError::Hash(_) | AuthError::Session(_) | AuthError::Store(_) => ErrorCode::Internal,
         }
     }
-    let user = store.create_guest(name.as_str()).await?;
-    bind(session, &user).await?;
-    Ok(user.into())
-}
 
-/// The request's identity, if any: an extractor for handlers that serve everyone but may
-/// act differently for a known user.
-pub struct MaybeIdentity(pub Option<Identity>);
-
-impl FromRequestParts<AppState> for MaybeIdentity {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let session = session_of(parts)?;
-        let identity = identity(&session, &state.store)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(MaybeIdentity(identity))
-    }
-}
-
-/// The request's identity: an extractor that answers 401 `login_required` without one.
-pub struct RequireIdentity(pub Identity);
-
-impl FromRequestParts<AppState> for RequireIdentity {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        match MaybeIdentity::from_request_parts(parts, state).await?.0 {
-            Some(identity) => Ok(RequireIdentity(identity)),
-            None => Err(ApiError::LoginRequired),
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            AuthError::Invalid(invalid) => Some(invalid.field),
+            AuthError::UsernameTaken(_) => Some("username"),
+            _ => None,
         }
     }
-}
 
-/// The session the session layer attached to the request.
-pub fn session_of(parts: &Parts) -> Result<Session, ApiError> {
-    parts.extensions.get::<Session>().cloned().ok_or_else(|| {
-        ApiError::internal("no session on the request: is the session layer installed?")
-    })
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            AuthError::RateLimited(limited) => Some(limited.retry_after),
+            _ => None,
+        }
+    }
 }

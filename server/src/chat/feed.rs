@@ -17,7 +17,7 @@
 //! busy room read the store on every such crossing — hundreds of reads for one message.
 
 use super::{encode, to_wire, ChatError, ChatService, Room, MAX_PAGE};
-use crate::layer::{Channel, Delivery, Frame};
+use crate::layer::{Channel, CloseReason, Delivery, Frame};
 use app::protocol::ServerFrame;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -42,12 +42,12 @@ pub enum FeedEvent {
         /// The encoded frame.
         frame: Frame,
     },
-    /// Forward this frame, then close with `code`.
+    /// Forward this frame, then end the connection.
     Close {
         /// The last frame.
         frame: Frame,
-        /// The WebSocket close code.
-        code: u16,
+        /// Why (each transport says it in its own terms).
+        reason: CloseReason,
     },
     /// The consumer fell behind and the layer dropped its mailbox: disconnect the client,
     /// which reconnects and catches up with `after`.
@@ -226,8 +226,8 @@ impl RoomFeed {
                 }
             }
             Delivery::Frame(frame) => self.ready.push_back(FeedEvent::Frame { id: None, frame }),
-            Delivery::Close { frame, code } => {
-                self.ready.push_back(FeedEvent::Close { frame, code })
+            Delivery::Close { frame, reason } => {
+                self.ready.push_back(FeedEvent::Close { frame, reason })
             }
             Delivery::Resync => self.repair = true,
             Delivery::GoAway => self.ready.push_back(FeedEvent::ShuttingDown),

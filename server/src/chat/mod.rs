@@ -1,5 +1,6 @@
 //! The chat service: the one path every message takes, whoever sends it (WebSocket, HTTP,
-//! server function, admin API, CLI): validate → store (SQLite) → publish (channel layer).
+//! server function, admin API, CLI): validate → rate limit → store (SQLite) → publish
+//! (channel layer).
 //!
 //! Storing goes through a single writer task that commits messages in batches (group
 //! commit): one transaction and one fsync for everything that arrived while the previous
@@ -7,51 +8,38 @@
 //! for its own row to be committed before it is acknowledged, so "acknowledged" means "on
 //! disk". Reading (history, catch-up, gap repair) also goes through here: transports never
 //! touch the store, and the layer never does.
+//!
+//! The service knows identities ([`Identity`]), its own errors ([`ChatError`]) and two ports,
+//! the [`Store`] and the [`ChannelLayer`]; nothing here knows HTTP.
 
+mod error;
 mod feed;
+mod room;
 mod watch;
+mod wire;
 mod writer;
 
+pub use error::ChatError;
 pub use feed::{FeedEvent, RoomFeed};
+pub use room::Room;
 pub use watch::{RoomWatch, WatchEvent};
+pub use wire::{encode, to_wire};
 
 use crate::{
     auth::Identity,
-    layer::{room_group, ChannelLayer, Delivery, Frame, LayerError},
-    store::{
-        format_millis, Inserted, MessageRecord, NewMessage, RoomRecord, RoomWithStats, Store,
-        StoreError,
-    },
+    layer::{ChannelLayer, CloseReason, Delivery},
+    limits::Limits,
+    store::{Inserted, NewMessage, Store, StoreError},
 };
 use app::{
-    domain::{ClientId, Invalid, MessageText, RoomSlug, RoomTitle},
-    protocol::{codes, ChatMessage, RoomSummary, ServerFrame},
+    domain::{ClientId, DisplayName, Invalid, MessageText, RoomSlug, RoomTitle},
+    protocol::{ChatMessage, RoomSummary, ServerFrame},
 };
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// Most messages one history or catch-up read returns.
 pub const MAX_PAGE: u32 = 500;
-
-/// A room, resolved from its slug once per request or connection.
-#[derive(Clone, Debug)]
-pub struct Room {
-    /// Row id.
-    pub id: i64,
-    /// URL name.
-    pub slug: RoomSlug,
-    /// Human title.
-    pub title: String,
-    /// Who created it.
-    pub owner_id: Option<i64>,
-}
-
-impl Room {
-    /// The channel-layer group of the room's members.
-    pub fn group(&self) -> String {
-        room_group(self.slug.as_str())
-    }
-}
 
 /// The result of a send.
 #[derive(Clone, Debug)]
@@ -93,64 +81,6 @@ impl std::future::IntoFuture for Pending {
     }
 }
 
-/// Why the chat service refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ChatError {
-    /// Input failed validation.
-    #[error("{0}")]
-    Invalid(#[from] Invalid),
-    /// No room with that slug.
-    #[error("There is no room named '{0}'.")]
-    RoomNotFound(String),
-    /// The slug is taken.
-    #[error("A room named '{0}' already exists.")]
-    RoomExists(String),
-    /// The action needs an identity.
-    #[error("Pick a display name before you post.")]
-    LoginRequired,
-    /// The identity may not do this.
-    #[error("{0}")]
-    Forbidden(&'static str),
-    /// The database failed.
-    #[error("storage failed: {0}")]
-    Store(#[from] StoreError),
-    /// The channel layer failed.
-    #[error("channel layer failed: {0}")]
-    Layer(#[from] LayerError),
-    /// The writer task is gone (the server is shutting down).
-    #[error("the message writer has stopped")]
-    WriterGone,
-}
-
-impl ChatError {
-    /// The protocol error code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ChatError::Invalid(_) => codes::INVALID,
-            ChatError::RoomNotFound(_) => codes::NOT_FOUND,
-            ChatError::RoomExists(_) => codes::CONFLICT,
-            ChatError::LoginRequired => codes::LOGIN_REQUIRED,
-            ChatError::Forbidden(_) => codes::FORBIDDEN,
-            ChatError::Store(_) | ChatError::Layer(_) | ChatError::WriterGone => codes::INTERNAL,
-        }
-    }
-
-    /// What the client may be told: internal details stay in the log.
-    pub fn public_message(&self) -> String {
-        match self {
-            ChatError::Store(_) | ChatError::Layer(_) | ChatError::WriterGone => {
-                "The server could not complete this; please retry.".to_owned()
-            }
-            other => other.to_string(),
-        }
-    }
-
-    /// Whether this is the server's fault (logged as an error).
-    pub fn is_internal(&self) -> bool {
-        self.code() == codes::INTERNAL
-    }
-}
-
 /// The chat service. Cheap to clone.
 #[derive(Clone)]
 pub struct ChatService {
@@ -162,26 +92,52 @@ struct Inner {
     store: Store,
     /// Where messages are published.
     layer: Arc<dyn ChannelLayer>,
-    /// The group-commit writer's queue.
-    writer: mpsc::Sender<writer::WriteJob>,
+    /// Message rates per user.
+    limits: Arc<Limits>,
+    /// The group-commit writer.
+    writer: writer::Writer,
 }
 
 impl ChatService {
-    /// Starts the service and its writer task (which ends when the last clone is dropped).
-    pub fn start(store: Store, layer: Arc<dyn ChannelLayer>) -> Self {
-        let writer = writer::spawn(store.clone(), layer.clone());
+    /// Starts the service and its writer task; [`ChatService::close`] drains and stops it.
+    pub fn start(store: Store, layer: Arc<dyn ChannelLayer>, limits: Arc<Limits>) -> Self {
+        let writer = writer::Writer::start(store.clone(), layer.clone());
         Self {
             inner: Arc::new(Inner {
                 store,
                 layer,
+                limits,
                 writer,
             }),
         }
     }
 
+    /// Stops taking messages, stores and publishes every one already queued (each sender
+    /// gets its answer), and waits for the writer to end. Sends after this fail with
+    /// [`ChatError::WriterGone`].
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+    }
+
     /// The channel layer (for consumers opening channels and for health checks).
     pub fn layer(&self) -> &Arc<dyn ChannelLayer> {
         &self.inner.layer
+    }
+
+    /// A fresh per-connection limiter for frames that carry no message (a WebSocket counts
+    /// its malformed frames with it; `None`: unlimited).
+    pub fn connection_frames(&self) -> Option<governor::DefaultDirectRateLimiter> {
+        self.inner.limits.connection_frames()
+    }
+
+    /// Whether the database answers (for `/healthz`).
+    pub async fn store_ok(&self) -> bool {
+        self.inner.store.ping().await.is_ok()
+    }
+
+    /// Whether the writer task still takes messages (for `/healthz`).
+    pub fn writer_ok(&self) -> bool {
+        self.inner.writer.is_running()
     }
 
     /// Validates, stores, then publishes a message to the room's group. Returns once the row
@@ -197,10 +153,39 @@ impl ChatService {
         self.submit(author, room, text, client_id).await?.await
     }
 
-    /// Validates a message and queues it for storing, returning as soon as it is queued: a
-    /// connection can read its client's next message while this one is committed (messages
-    /// from one submitter are stored in the order they were submitted). Await the returned
-    /// [`Pending`] for the outcome.
+    /// [`ChatService::send`] into the room named `slug` (the REST API and server functions).
+    pub async fn post(
+        &self,
+        author: &Identity,
+        slug: &str,
+        text: &str,
+        client_id: Option<&str>,
+    ) -> Result<Sent, ChatError> {
+        let room = self.room(slug).await?;
+        self.send(author, &room, text, client_id).await
+    }
+
+    /// Posts as the system author `name` (the admin API, `parlor broadcast`): stored and
+    /// published like any message, without a rate limit.
+    pub async fn announce(
+        &self,
+        name: &str,
+        slug: &str,
+        text: &str,
+        client_id: Option<&str>,
+    ) -> Result<Sent, ChatError> {
+        let name = DisplayName::parse(name)?;
+        let author: Identity = self.inner.store.system_user(name.as_str()).await?.into();
+        let room = self.room(slug).await?;
+        self.queue(&author, &room, text, client_id, false)
+            .await?
+            .await
+    }
+
+    /// Validates a message, charges it to the author's message rate and queues it for
+    /// storing, returning as soon as it is queued: a connection can read its client's next
+    /// message while this one is committed (messages from one submitter are stored in the
+    /// order they were submitted). Await the returned [`Pending`] for the outcome.
     pub async fn submit(
         &self,
         author: &Identity,
@@ -208,26 +193,43 @@ impl ChatService {
         text: &str,
         client_id: Option<&str>,
     ) -> Result<Pending, ChatError> {
+        self.queue(author, room, text, client_id, true).await
+    }
+
+    /// Validates and queues a message; `limited` charges it to the author's message rate
+    /// (after validation, so a refused text costs nothing).
+    async fn queue(
+        &self,
+        author: &Identity,
+        room: &Room,
+        text: &str,
+        client_id: Option<&str>,
+        limited: bool,
+    ) -> Result<Pending, ChatError> {
         let text = MessageText::parse(text)?;
         let client_id = client_id.map(ClientId::parse).transpose()?;
-        let (reply, answer) = oneshot::channel();
-        let job = writer::WriteJob {
-            draft: NewMessage {
-                room_id: room.id,
-                author_id: author.user_id,
-                author_name: author.name.clone(),
-                text: text.into(),
-                client_id: client_id.map(String::from),
-                sent_at: crate::store::now_millis(),
-            },
-            room_slug: room.slug.clone(),
-            reply,
+        if limited {
+            self.inner.limits.message(author.user_id)?;
+        }
+        self.enqueue(author, room, text, client_id).await
+    }
+
+    async fn enqueue(
+        &self,
+        author: &Identity,
+        room: &Room,
+        text: MessageText,
+        client_id: Option<ClientId>,
+    ) -> Result<Pending, ChatError> {
+        let draft = NewMessage {
+            room_id: room.id,
+            author_id: author.user_id,
+            author_name: author.name.clone(),
+            text: text.into(),
+            client_id: client_id.map(String::from),
+            sent_at: crate::store::now_millis(),
         };
-        self.inner
-            .writer
-            .send(job)
-            .await
-            .map_err(|_| ChatError::WriterGone)?;
+        let answer = self.inner.writer.queue(draft, room.slug.clone()).await?;
         Ok(Pending {
             answer,
             room_id: room.id,
@@ -245,7 +247,7 @@ impl ChatService {
             .room_by_slug(slug.as_str())
             .await?
             .ok_or_else(not_found)?;
-        Ok(room_from(record, slug))
+        Ok(Room::from_record(record, slug))
     }
 
     /// Creates a room owned by `owner`.
@@ -266,7 +268,7 @@ impl ChatService {
                 StoreError::Duplicate => ChatError::RoomExists(slug.to_string()),
                 other => ChatError::Store(other),
             })?;
-        Ok(room_from(record, slug))
+        Ok(Room::from_record(record, slug))
     }
 
     /// Deletes a room (owner only): removes it and its messages, then tells every member in
@@ -286,7 +288,7 @@ impl ChatService {
                 &room.group(),
                 Delivery::Close {
                     frame,
-                    code: app::protocol::close_codes::ROOM_DELETED,
+                    reason: CloseReason::RoomDeleted,
                 },
             )
             .await?;
@@ -328,7 +330,7 @@ impl ChatService {
     /// Every room with its figures, most recently active first.
     pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>, ChatError> {
         let rooms = self.inner.store.list_rooms().await?;
-        Ok(rooms.into_iter().map(summary_from).collect())
+        Ok(rooms.into_iter().map(wire::summary_from).collect())
     }
 
     /// One room's figures.
@@ -337,7 +339,7 @@ impl ChatService {
             .store
             .room_stats(room.id)
             .await?
-            .map(summary_from)
+            .map(wire::summary_from)
             .ok_or_else(|| ChatError::RoomNotFound(room.slug.to_string()))
     }
 
@@ -392,44 +394,6 @@ impl ChatService {
     fn store(&self) -> &Store {
         &self.inner.store
     }
-}
-
-fn room_from(record: RoomRecord, slug: RoomSlug) -> Room {
-    Room {
-        id: record.id,
-        slug,
-        title: record.title,
-        owner_id: record.owner_id,
-    }
-}
-
-fn summary_from(room: RoomWithStats) -> RoomSummary {
-    RoomSummary {
-        slug: room.slug,
-        title: room.title,
-        message_count: room.message_count,
-        last_message_at: room.last_message_at.map(format_millis),
-        owner_id: room.owner_id,
-    }
-}
-
-/// A stored row as the protocol's message.
-pub fn to_wire(record: &MessageRecord, room_slug: &str) -> ChatMessage {
-    ChatMessage {
-        id: record.id,
-        room: room_slug.to_owned(),
-        author: record.author_name.clone(),
-        text: record.text.clone(),
-        client_id: record.client_id.clone(),
-        sent_at: format_millis(record.sent_at),
-    }
-}
-
-/// Encodes a server frame once, into shareable bytes.
-pub fn encode(frame: &ServerFrame) -> Frame {
-    // Serialising these plain structs cannot fail; an empty frame would be dropped by
-    // clients as unknown, which is the safest fallback if it ever did.
-    Frame::from(serde_json::to_string(frame).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ use std::time::Duration;
 async fn service() -> (ChatService, Store, tempfile::TempDir) {
     let (store, dir) = temp_store().await;
     let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(64));
-    (ChatService::start(store.clone(), layer), store, dir)
+    let limits = Arc::new(crate::limits::Limits::new(
+        crate::limits::LimitSettings::default(),
+    ));
+    (ChatService::start(store.clone(), layer, limits), store, dir)
 }
 
 async fn author(store: &Store, name: &str) -> Identity {
@@ -192,9 +195,7 @@ async fn only_the_owner_deletes_a_room_and_members_are_told() {
         .await
         .expect("owner deletes");
     match feed.next().await.expect("event") {
-        FeedEvent::Close { code, .. } => {
-            assert_eq!(code, app::protocol::close_codes::ROOM_DELETED)
-        }
+        FeedEvent::Close { reason, .. } => assert_eq!(reason, CloseReason::RoomDeleted),
         other => panic!("expected a close, got {other:?}"),
     }
     assert!(matches!(
@@ -218,7 +219,10 @@ async fn a_watch_wakes_on_messages_ignores_other_frames_and_reports_an_overflow(
 
     // More deliveries than the mailbox holds (64 here): the layer drops it. Frames that are
     // not messages never wake the watch; the overflow does, and says so.
-    let not_a_message = ServerFrame::Error(app::protocol::ErrorBody::new("x", "not a message"));
+    let not_a_message = ServerFrame::Error(app::protocol::ErrorBody::new(
+        app::protocol::ErrorCode::Internal,
+        "not a message",
+    ));
     for _ in 0..100 {
         publish(&chat, &room, Delivery::Frame(encode(&not_a_message))).await;
     }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, RwLock,
     },
 };
@@ -25,6 +25,8 @@ pub struct LocalRouter {
     next_id: AtomicU64,
     /// Mailbox size: deliveries a consumer may lag behind before it is dropped.
     capacity: usize,
+    /// Set by [`LocalRouter::shut_down`]: new channels are told to go away at once.
+    going_away: AtomicBool,
     /// The tables.
     tables: RwLock<Tables>,
 }
@@ -64,6 +66,7 @@ impl LocalRouter {
             process_id: process_id.into(),
             next_id: AtomicU64::new(1),
             capacity: capacity.max(1),
+            going_away: AtomicBool::new(false),
             tables: RwLock::new(Tables::default()),
         }
     }
@@ -85,7 +88,13 @@ impl LocalRouter {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name: ChannelName = format!("{}.{n}", self.process_id).into();
         let (sender, receiver) = mpsc::channel(self.capacity);
-        self.write().channels.insert(
+        let mut tables = self.write();
+        // Checked under the lock that `shut_down` takes too: a channel is either in the
+        // table when the GoAway goes out, or sees the flag here.
+        if self.going_away.load(Ordering::Acquire) {
+            let _ = sender.try_send(Delivery::GoAway);
+        }
+        tables.channels.insert(
             name.clone(),
             ChannelEntry {
                 sender,
@@ -93,6 +102,15 @@ impl LocalRouter {
             },
         );
         (name, receiver)
+    }
+
+    /// Tells every local channel, and every one opened later, to go away (shutdown).
+    pub fn shut_down(&self) -> GroupChanges {
+        {
+            let _tables = self.write();
+            self.going_away.store(true, Ordering::Release);
+        }
+        self.broadcast_local(&Delivery::GoAway)
     }
 
     /// Closes a mailbox and leaves its groups.
@@ -176,7 +194,8 @@ impl LocalRouter {
         }
     }
 
-    /// Delivers to every local channel (a resync after the cross-process link came back).
+    /// Delivers to every local channel (a resync after the cross-process link came back, a
+    /// shutdown).
     pub fn broadcast_local(&self, delivery: &Delivery) -> GroupChanges {
         let mut lagging: Vec<ChannelName> = Vec::new();
         {
@@ -273,11 +292,6 @@ impl MemoryLayer {
             router: LocalRouter::new(super::new_process_id(), capacity),
         }
     }
-
-    /// The membership table (tests and metrics).
-    pub fn router(&self) -> &LocalRouter {
-        &self.router
-    }
 }
 
 #[async_trait]
@@ -308,8 +322,8 @@ impl ChannelLayer for MemoryLayer {
         Ok(())
     }
 
-    fn broadcast_local(&self, delivery: Delivery) {
-        self.router.broadcast_local(&delivery);
+    fn shut_down(&self) {
+        self.router.shut_down();
     }
 
     fn health(&self) -> LayerHealth {
@@ -381,6 +395,16 @@ mod tests {
         assert!(router.is_local(&name));
         assert!(!router.is_local("abcd.1"));
         assert!(!router.is_local("xyz.1"));
+    }
+
+    #[tokio::test]
+    async fn a_channel_opened_after_shutdown_is_told_to_go_away() {
+        let layer = layer(4);
+        let mut before = Channel::open(layer.clone());
+        layer.shut_down();
+        let mut after = Channel::open(layer.clone());
+        assert!(matches!(before.recv().await, Some(Delivery::GoAway)));
+        assert!(matches!(after.recv().await, Some(Delivery::GoAway)));
     }
 
     #[tokio::test]

@@ -12,19 +12,20 @@
 //!   the end of the stream) instead of growing memory or slowing the group. The consumer
 //!   disconnects its client, which reconnects and catches up from the store.
 //!
-//! The layer carries bytes only and never touches the store. [`memory::MemoryLayer`] serves
-//! one process; [`redis::RedisLayer`] connects many through Redis pub/sub.
+//! The layer carries bytes only ([`Frame`]) and never touches the store; it knows nothing of
+//! HTTP or WebSockets (a [`CloseReason`] says why a connection should end, and each transport
+//! says it in its own terms). [`memory::MemoryLayer`] serves one process;
+//! [`redis::RedisLayer`] connects many through Redis pub/sub.
 
+mod frame;
 pub mod memory;
 pub mod redis;
+
+pub use frame::Frame;
 
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// A ready-encoded JSON text frame: cheap to clone (reference-counted), and axum's WebSocket
-/// writes it without re-validating the UTF-8.
-pub type Frame = axum::extract::ws::Utf8Bytes;
 
 /// A channel's name, unique across processes.
 pub type ChannelName = Arc<str>;
@@ -44,18 +45,51 @@ pub enum Delivery {
     },
     /// Any other frame, forwarded as is.
     Frame(Frame),
-    /// Forward the frame, then close the connection with `code` (room deleted, …).
+    /// Forward the frame, then end the connection for `reason` (room deleted, …).
     Close {
         /// The last frame to send.
         frame: Frame,
-        /// The WebSocket close code.
-        code: u16,
+        /// Why the connection ends.
+        reason: CloseReason,
     },
     /// The layer may have lost deliveries (Redis reconnected): re-read from the store.
     Resync,
     /// This process is shutting down: close the connection (1001), the client reconnects
     /// elsewhere. Only ever sent to local channels.
     GoAway,
+}
+
+/// Why a connection is being ended by the server (each transport maps it: a WebSocket close
+/// code, the end of an SSE stream, a poll's answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The room was deleted: the client should not come back.
+    RoomDeleted,
+    /// The client sent a message over the size limit.
+    TooLarge,
+    /// The client kept sending after being told to slow down.
+    TooFast,
+}
+
+impl CloseReason {
+    /// A byte for the Redis envelope.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            CloseReason::RoomDeleted => 1,
+            CloseReason::TooLarge => 2,
+            CloseReason::TooFast => 3,
+        }
+    }
+
+    /// The reason a byte from the Redis envelope stands for.
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            1 => Some(CloseReason::RoomDeleted),
+            2 => Some(CloseReason::TooLarge),
+            3 => Some(CloseReason::TooFast),
+            _ => None,
+        }
+    }
 }
 
 /// Why a layer operation failed.
@@ -103,8 +137,9 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// Delivers to every member of a group, in every process.
     async fn group_send(&self, group: &str, delivery: Delivery) -> Result<(), LayerError>;
 
-    /// Delivers to every channel of this process (shutdown).
-    fn broadcast_local(&self, delivery: Delivery);
+    /// This process is shutting down: every local channel gets [`Delivery::GoAway`], and so
+    /// does every channel opened from now on (a handshake that was under way).
+    fn shut_down(&self);
 
     /// Current health, for `/healthz`.
     fn health(&self) -> LayerHealth;
@@ -117,6 +152,10 @@ pub trait ChannelLayer: Send + Sync + 'static {
     async fn flush(&self) -> Result<(), LayerError> {
         Ok(())
     }
+
+    /// Flushes what is queued, then stops the layer's background tasks and waits for them
+    /// (the last step of a shutdown; the layer delivers nothing afterwards).
+    async fn close(&self) {}
 }
 
 /// A consumer's mailbox and memberships. Dropping it leaves every group it joined.
@@ -173,11 +212,6 @@ impl Drop for Channel {
         }
         self.layer.remove_channel(&self.name);
     }
-}
-
-/// The group of a room's members.
-pub fn room_group(slug: &str) -> String {
-    format!("room:{slug}")
 }
 
 /// A random process id: the prefix of this process's channel names, so that names are unique

@@ -159,6 +159,12 @@ impl Store {
         &self.pool
     }
 
+    /// Closes every connection (the last step of a shutdown; later calls fail).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
+    }
+
     /// Checks that the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -1,6 +1,7 @@
-//! Transports: the four ways a client reaches a room. Each authenticates once at the
-//! handshake, then bridges its connection and a [`RoomFeed`](crate::chat::RoomFeed) (a
-//! consumer), and hands every send to the chat service:
+//! Transports: the four ways a client reaches a room. Each is admitted once at the edge
+//! (`crate::http::admission`: origin, room, connection slot), then bridges its connection and
+//! a [`RoomFeed`](crate::chat::RoomFeed) (a consumer), and hands every send to the chat
+//! service:
 //! - [`ws`]: WebSocket, both directions on one connection;
 //! - [`sse`]: HTTP streaming (Server-Sent Events), sends by POST;
 //! - [`poll`]: long polling (a waiting consumer per request) and short polling.
@@ -8,3 +9,14 @@
 pub mod poll;
 pub mod sse;
 pub mod ws;
+
+use crate::http::state::AppState;
+use axum::{routing::get, Router};
+
+/// The transports' routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ws/rooms/{slug}", get(ws::handshake::handler))
+        .route("/api/rooms/{slug}/messages", get(poll::read))
+        .route("/api/rooms/{slug}/events", get(sse::events))
+}

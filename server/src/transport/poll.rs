@@ -9,10 +9,8 @@
 //! between requests: any server process can answer any poll.
 
 use crate::{
-    api::ApiQuery,
-    chat::{WatchEvent, MAX_PAGE},
-    error::ApiError,
-    state::AppState,
+    chat::{Room, WatchEvent, MAX_PAGE},
+    http::{admission::OriginRule, error::ApiError, extract::ApiQuery, state::AppState},
 };
 use app::protocol::{ChatMessage, ServerFrame};
 use axum::{
@@ -58,31 +56,62 @@ async fn read_messages(
     query: ReadQuery,
     headers: &axum::http::HeaderMap,
 ) -> Result<Vec<ChatMessage>, ApiError> {
-    let room = state.chat.room(slug).await?;
-    let Some(after) = query.after else {
-        let limit = query.limit.unwrap_or(50);
-        return Ok(state.chat.history(&room, query.before, limit).await?);
+    let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
+    let after = match query.after {
+        Some(after) if wait > 0 => after,
+        _ => return read_now(state, slug, &query).await,
     };
     let limit = query.limit.unwrap_or(MAX_PAGE);
-    let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
-    if wait == 0 {
-        return Ok(state.chat.after(&room, after, limit).await?);
-    }
     // A waiting poll holds a connection slot: another site's pages may not take them.
-    if state.origins.check(headers) == crate::origin::OriginCheck::Refused {
-        return Err(ApiError::BadOrigin);
-    }
-    let Ok(_permit) = state.connections.clone().try_acquire_owned() else {
-        return Err(ApiError::Overloaded);
-    };
+    let admitted = state
+        .admission
+        .admit(&state.chat, headers, slug, OriginRule::RefuseForeign)
+        .await?;
+    wait_for_news(
+        state,
+        &admitted.room,
+        after,
+        limit,
+        Duration::from_secs(wait),
+    )
+    .await
+}
+
+/// History (no `after`) or a short poll: what the store has, at once.
+async fn read_now(
+    state: &AppState,
+    slug: &str,
+    query: &ReadQuery,
+) -> Result<Vec<ChatMessage>, ApiError> {
+    let room = state.chat.room(slug).await?;
+    Ok(match query.after {
+        None => {
+            let limit = query.limit.unwrap_or(50);
+            state.chat.history(&room, query.before, limit).await?
+        }
+        Some(after) => {
+            let limit = query.limit.unwrap_or(MAX_PAGE);
+            state.chat.after(&room, after, limit).await?
+        }
+    })
+}
+
+/// A long poll: the messages after `after`, as soon as there are any, or `[]` after `wait`.
+async fn wait_for_news(
+    state: &AppState,
+    room: &Room,
+    after: i64,
+    limit: u32,
+    wait: Duration,
+) -> Result<Vec<ChatMessage>, ApiError> {
     // Join first, then look: a message stored in between is either already in the store
     // read or wakes the watch.
-    let mut watch = state.chat.watch(&room).await?;
-    let ready = state.chat.after(&room, after, limit).await?;
+    let mut watch = state.chat.watch(room).await?;
+    let ready = state.chat.after(room, after, limit).await?;
     if !ready.is_empty() {
         return Ok(ready);
     }
-    let deadline = tokio::time::sleep(Duration::from_secs(wait));
+    let deadline = tokio::time::sleep(wait);
     tokio::pin!(deadline);
     loop {
         let event = tokio::select! {
@@ -93,7 +122,7 @@ async fn read_messages(
             // Out of time, or the server is shutting down: nothing new (yet).
             None | Some(WatchEvent::ShuttingDown) => return Ok(Vec::new()),
             Some(WatchEvent::Changed) => {
-                let ready = state.chat.after(&room, after, limit).await?;
+                let ready = state.chat.after(room, after, limit).await?;
                 // A late delivery of a message the client already has (another process's,
                 // crossing in Redis) changes nothing for it: keep waiting.
                 if !ready.is_empty() {
@@ -101,11 +130,12 @@ async fn read_messages(
                 }
             }
             Some(WatchEvent::Overflowed) => {
-                return Ok(state.chat.after(&room, after, limit).await?)
+                return Ok(state.chat.after(room, after, limit).await?)
             }
             Some(WatchEvent::Deleted) => {
-                return Err(ApiError::NotFound(format!(
-                    "The room '{slug}' was deleted."
+                return Err(ApiError::not_found(format!(
+                    "The room '{}' was deleted.",
+                    room.slug.as_str()
                 )));
             }
         }

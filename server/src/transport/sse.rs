@@ -9,7 +9,8 @@
 //! other: it has its own channel in the room's group.
 
 use crate::{
-    api::ApiQuery, chat::FeedEvent, error::ApiError, origin::OriginCheck, state::AppState,
+    chat::{FeedEvent, RoomFeed},
+    http::{admission::OriginRule, error::ApiError, extract::ApiQuery, state::AppState},
 };
 use axum::{
     extract::{Path, State},
@@ -22,6 +23,7 @@ use axum::{
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 use std::{convert::Infallible, time::Duration};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// How often an idle stream says it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -44,44 +46,17 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     // A cross-site page may not read our stream with the visitor's cookie (EventSource
     // sends Origin only cross-origin, so its absence is fine here).
-    if state.origins.check(&headers) == OriginCheck::Refused {
-        return Err(ApiError::BadOrigin);
-    }
-    let room = state.chat.room(&slug).await?;
+    let admitted = state
+        .admission
+        .admit(&state.chat, &headers, &slug, OriginRule::RefuseForeign)
+        .await?;
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = last_event_id.or(query.after);
-    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-        return Err(ApiError::Overloaded);
-    };
-    let feed = state.chat.follow(&room, after).await?;
-
-    let first = Event::default()
-        .retry(Duration::from_millis(RETRY_MS))
-        .comment("connected");
-    let events = stream::once(async move { Ok::<_, Infallible>(first) }).chain(stream::unfold(
-        (feed, permit, false),
-        |(mut feed, permit, done)| async move {
-            if done {
-                return None;
-            }
-            let (event, last) = match feed.next().await {
-                Ok(FeedEvent::Frame { id, frame }) => (to_event(id, frame.as_str()), false),
-                // The room is gone: say so, then end the stream.
-                Ok(FeedEvent::Close { frame, .. }) => (to_event(None, frame.as_str()), true),
-                // Fell behind, or shutting down: end the stream; the browser reconnects
-                // with Last-Event-ID.
-                Ok(FeedEvent::Overflowed | FeedEvent::ShuttingDown) => return None,
-                Err(error) => {
-                    tracing::error!(%error, "event stream failed");
-                    return None;
-                }
-            };
-            Some((Ok(event), (feed, permit, last)))
-        },
-    ));
+    let feed = state.chat.follow(&admitted.room, after).await?;
+    let events = stream_of(feed, admitted.slot);
     // The keep-alive is the customary comment plus a named `ping` event: scripts cannot see
     // comments, but they see the event, so a client notices a stream that a buffering proxy
     // holds back, and falls back.
@@ -99,6 +74,38 @@ pub async fn events(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// The feed as SSE events, after a first comment that sets the browser's retry delay. The
+/// slot is held as long as the stream lives.
+fn stream_of(
+    feed: RoomFeed,
+    slot: OwnedSemaphorePermit,
+) -> impl futures::Stream<Item = Result<Event, Infallible>> {
+    let first = Event::default()
+        .retry(Duration::from_millis(RETRY_MS))
+        .comment("connected");
+    stream::once(async move { Ok::<_, Infallible>(first) }).chain(stream::unfold(
+        (feed, slot, false),
+        |(mut feed, slot, done)| async move {
+            if done {
+                return None;
+            }
+            let (event, last) = match feed.next().await {
+                Ok(FeedEvent::Frame { id, frame }) => (to_event(id, frame.as_str()), false),
+                // The room is gone: say so, then end the stream.
+                Ok(FeedEvent::Close { frame, .. }) => (to_event(None, frame.as_str()), true),
+                // Fell behind, or shutting down: end the stream; the browser reconnects
+                // with Last-Event-ID.
+                Ok(FeedEvent::Overflowed | FeedEvent::ShuttingDown) => return None,
+                Err(error) => {
+                    tracing::error!(%error, "event stream failed");
+                    return None;
+                }
+            };
+            Some((Ok(event), (feed, slot, last)))
+        },
+    ))
 }
 
 /// One SSE event: `event:` from the frame's `"type"`, `id:` for chat messages.

@@ -12,7 +12,7 @@ mod sse;
 mod ws;
 
 use super::state::{ConnState, RoomState, Transport};
-use crate::protocol::{codes, ChatMessage, ErrorBody, ServerFrame};
+use crate::protocol::{ChatMessage, ErrorBody, ServerFrame};
 use futures::{channel::mpsc, FutureExt, StreamExt};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -263,21 +263,13 @@ pub(super) fn apply_error(
 ) {
     match error.client_id {
         // A passing refusal (server busy, too fast): keep it in the outbox and try again.
-        Some(client_id) if is_passing(&error.code) => {
+        Some(client_id) if error.code.is_passing() => {
             state.notice.set(Some(error.message));
             schedule_resend(state, client_id, resend.clone());
         }
         Some(client_id) => state.refuse(&client_id, error.message),
         None => state.notice.set(Some(error.message)),
     }
-}
-
-/// Errors that say "not now" rather than "never".
-fn is_passing(code: &str) -> bool {
-    matches!(
-        code,
-        codes::INTERNAL | codes::OVERLOADED | codes::RATE_LIMITED
-    )
 }
 
 /// Resends an outbox entry (same `client_id`, so it is still stored once) after a pause.

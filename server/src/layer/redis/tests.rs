@@ -1,9 +1,8 @@
 //! The Redis layer against a real `redis-server`: the shared contract (with members spread
-//! over two layers, as two processes would be), the envelope codec, and what happens while
-//! Redis is away.
+//! over two layers, as two processes would be) and what happens while Redis is away.
 
-use super::*;
-use crate::layer::{contract, Channel};
+use super::{timeouts::PING_EVERY, *};
+use crate::layer::{contract, Channel, Frame};
 use std::process::{Child, Command, Stdio};
 
 /// A Redis for these tests: the one `make test` started (`PARLOR_TEST_REDIS_URL`), or a
@@ -192,46 +191,4 @@ async fn an_unreachable_redis_degrades_but_serves_locally() {
         Ok(Some(Delivery::Frame(_)))
     ));
     assert!(layer.flush().await.is_err(), "nothing reached Redis");
-}
-
-#[test]
-fn envelopes_round_trip() {
-    let deliveries = [
-        Delivery::Message {
-            id: 42,
-            seq: 7,
-            frame: Frame::from_static(r#"{"type":"message","text":"héllo"}"#),
-        },
-        Delivery::Frame(Frame::from_static("{}")),
-        Delivery::Close {
-            frame: Frame::from_static(r#"{"type":"room_deleted"}"#),
-            code: 4410,
-        },
-        Delivery::Resync,
-        Delivery::GoAway,
-    ];
-    for delivery in deliveries {
-        for target in [None, Some("abc.7")] {
-            let bytes = encode("abcdef", target, &delivery);
-            let envelope = decode(&bytes).expect("decodes");
-            assert_eq!(envelope.origin, "abcdef");
-            assert_eq!(envelope.target.as_deref(), target);
-            assert_eq!(format!("{:?}", envelope.delivery), format!("{delivery:?}"));
-        }
-    }
-    assert!(decode(b"").is_none());
-    assert!(decode(&[3, b'a']).is_none());
-    let mut bad_utf8 = encode("p", None, &Delivery::Frame(Frame::from_static("ok"))).to_vec();
-    let last = bad_utf8.len() - 1;
-    bad_utf8[last] = 0xff;
-    assert!(decode(&bad_utf8).is_none(), "frames must be UTF-8");
-}
-
-#[test]
-fn urls_are_redacted_for_logs() {
-    assert_eq!(
-        redacted("redis://:secret@host:6379/0"),
-        "redis://…@host:6379/0"
-    );
-    assert_eq!(redacted("redis://host:6379"), "redis://host:6379");
 }

@@ -1,8 +1,6 @@
 //! The REST API, black-box.
 
-mod common;
-
-use common::TestServer;
+use crate::helpers::TestServer;
 use serde_json::{json, Value};
 
 #[tokio::test]

@@ -4,13 +4,14 @@
 //! A browser always sends `Origin` on WebSocket handshakes and on POST/DELETE; it is allowed
 //! when it names this server (same host as the `Host` header) or one of `--allowed-origin`.
 
-use crate::{error::ApiError, state::AppState};
+use super::error::ApiError;
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use std::sync::Arc;
 
 /// Which origins may talk to us.
 #[derive(Clone, Debug, Default)]
@@ -63,9 +64,7 @@ impl OriginPolicy {
             _ => OriginCheck::Refused,
         }
     }
-}
 
-impl OriginPolicy {
     /// Whether a state-changing request with these headers may proceed (see [`guard`]).
     pub fn allows_unsafe_request(&self, headers: &HeaderMap) -> bool {
         match self.check(headers) {
@@ -90,17 +89,20 @@ fn normalise(origin: &str) -> String {
 /// browser's `Sec-Fetch-Site` still tells a cross-site request apart; with neither header
 /// the request does not come from a browser at all (curl, bots, the CLI), cannot be a
 /// cross-site forgery, and passes.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn guard(
+    State(policy): State<Arc<OriginPolicy>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && !state.origins.allows_unsafe_request(request.headers()) {
-        return ApiError::BadOrigin.into_response();
+    if !safe && !policy.allows_unsafe_request(request.headers()) {
+        return ApiError::bad_origin().into_response();
     }
     next.run(request).await
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

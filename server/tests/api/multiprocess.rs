@@ -2,11 +2,9 @@
 //! gets every message once, in the store's order — also across a Redis outage — and
 //! `parlor broadcast` reaches them all.
 
-mod common;
-
-use common::{
+use crate::{
+    helpers::{Client, Ws},
     process::{binary, free_port, ParlorProcess, RedisServer},
-    Client, Ws,
 };
 use serde_json::Value;
 use std::{path::Path, time::Duration};

@@ -1,8 +1,6 @@
 //! The WebSocket transport, black-box: a real server on port 0 and real WebSocket clients.
 
-mod common;
-
-use common::{TestServer, PATIENCE};
+use crate::helpers::{TestServer, PATIENCE};
 use futures::SinkExt;
 use serde_json::json;
 use std::time::Duration;

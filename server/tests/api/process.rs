@@ -113,6 +113,28 @@ impl ParlorProcess {
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Sends SIGTERM, as a service manager stopping it would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill on PATH");
+        assert!(status.success(), "kill -TERM");
+    }
+
+    /// Waits up to `within` for the process to exit; its status, or `None` if it is still
+    /// running.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
 }
 
 impl Drop for ParlorProcess {

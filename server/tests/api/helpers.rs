@@ -1,8 +1,5 @@
 //! Helpers for black-box tests: a real Parlor on port 0 with a fresh SQLite file, HTTP
 //! clients with their own cookie jars, and WebSocket clients speaking the wire protocol.
-#![allow(dead_code)] // each test binary uses a different subset
-
-pub mod process;
 
 use futures::{SinkExt, StreamExt};
 use parlor::{start, RunningServer, Settings};
@@ -316,4 +313,87 @@ impl Ws {
             }
         }
     }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Default)]
+pub struct SseEvent {
+    /// `id:`
+    pub id: Option<String>,
+    /// `event:`
+    pub event: Option<String>,
+    /// `data:` lines, joined.
+    pub data: String,
+}
+
+/// Reads events from a `text/event-stream` response.
+pub struct SseReader {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl SseReader {
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            stream: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// Reads until the stream ends (true) or `within` passes (false).
+    pub async fn until_end(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// The next event with data (comments and keep-alives skipped), within `wait`.
+    pub async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent::default();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("id:") {
+                        event.id = Some(value.trim().to_owned());
+                    } else if let Some(value) = line.strip_prefix("event:") {
+                        event.event = Some(value.trim().to_owned());
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        event.data.push_str(value.trim_start());
+                    }
+                }
+                if !event.data.is_empty() {
+                    return Some(event);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??
+                .ok()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+/// Opens `GET /api/rooms/{slug}/events`, optionally resuming.
+pub async fn open_events(
+    client: &Client,
+    slug: &str,
+    after: Option<i64>,
+    last_event_id: Option<&str>,
+) -> reqwest::Response {
+    let query = after.map(|a| format!("?after={a}")).unwrap_or_default();
+    let mut request = client
+        .http
+        .get(client.url(&format!("/api/rooms/{slug}/events{query}")));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    request.send().await.expect("GET events")
 }

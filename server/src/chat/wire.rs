@@ -1,0 +1,34 @@
+//! Stored rows in the protocol's shapes, encoded once for every recipient.
+
+use crate::{layer::Frame, store::MessageRecord, store::RoomWithStats};
+use app::protocol::{ChatMessage, RoomSummary, ServerFrame};
+
+/// A stored row as the protocol's message.
+pub fn to_wire(record: &MessageRecord, room_slug: &str) -> ChatMessage {
+    ChatMessage {
+        id: record.id,
+        room: room_slug.to_owned(),
+        author: record.author_name.clone(),
+        text: record.text.clone(),
+        client_id: record.client_id.clone(),
+        sent_at: crate::store::format_millis(record.sent_at),
+    }
+}
+
+/// A room's stored figures as the room list shows them.
+pub(super) fn summary_from(room: RoomWithStats) -> RoomSummary {
+    RoomSummary {
+        slug: room.slug,
+        title: room.title,
+        message_count: room.message_count,
+        last_message_at: room.last_message_at.map(crate::store::format_millis),
+        owner_id: room.owner_id,
+    }
+}
+
+/// Encodes a server frame once, into shareable bytes.
+pub fn encode(frame: &ServerFrame) -> Frame {
+    // Serialising these plain structs cannot fail; an empty frame would be dropped by
+    // clients as unknown, which is the safest fallback if it ever did.
+    Frame::from(serde_json::to_string(frame).unwrap_or_default())
+}

@@ -1,0 +1,101 @@
+//! The HTTP edge: everything that knows HTTP. It admits requests (body limits, the Origin
+//! rule, connection slots, the session cookie resolved into an identity) and mounts the REST
+//! API (`crate::api`), the transports (`crate::transport`), the health checks and the
+//! Leptos pages, with the middleware around them. Past this edge, nothing knows HTTP.
+//!
+//! - [`state`]: what handlers reach; [`error`]: the API's error bodies; [`extract`]: bodies,
+//!   queries, identities and client addresses in the API's terms;
+//! - [`origin`]: the Origin checks; [`admission`]: connection admission for the transports;
+//! - [`sessions`]: the cookie; [`headers`]: security headers; [`health`]: `/healthz`;
+//! - [`backend`]: the server functions' port onto the same services.
+
+pub mod admission;
+pub mod backend;
+pub mod error;
+pub mod extract;
+pub mod headers;
+pub mod health;
+pub mod origin;
+pub mod sessions;
+pub mod state;
+
+use crate::{api, transport};
+use app::{backend::SharedBackend, shell, App};
+use axum::{extract::DefaultBodyLimit, middleware, Router};
+use backend::ServerBackend;
+use error::ApiError;
+use extract::MAX_BODY_BYTES;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sessions::CookiePolicy;
+use state::AppState;
+use std::sync::Arc;
+use tower_http::{
+    compression::CompressionLayer,
+    limit::RequestBodyLimitLayer,
+    trace::{DefaultOnFailure, TraceLayer},
+};
+use tower_sessions::SessionStore;
+
+/// Builds the application router.
+pub fn router<S: SessionStore + Clone>(
+    state: AppState,
+    sessions: S,
+    cookies: CookiePolicy,
+) -> Router {
+    let backend: SharedBackend = Arc::new(ServerBackend::new(state.clone()));
+    let pages = generate_route_list(App);
+    let leptos_options = state.leptos.clone();
+    let page_context = move || provide_context(backend.clone());
+    Router::new()
+        .merge(transport::router())
+        .merge(api::router())
+        .merge(health::router())
+        .leptos_routes_with_context(&state, pages, page_context.clone(), move || {
+            shell(leptos_options.clone())
+        })
+        // Static files, else the app's 404 page (which needs the backend too).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context, shell))
+        .layer(middleware::from_fn_with_state(
+            state.admission.origins().clone(),
+            origin::guard,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Server functions read their bodies without axum's extractors: cap every body.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(api_error_bodies))
+        .layer(sessions::layer(sessions, cookies))
+        .layer(CompressionLayer::new())
+        .layer(headers::nosniff())
+        .layer(headers::referrer_policy())
+        .layer(headers::frame_options())
+        // Failures are logged where they happen (`ApiError`, the layer's state changes);
+        // tower-http's line per 5xx would repeat them once per request — a monitor polling
+        // /healthz while Redis is away would log an error every poll.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
+        .with_state(state)
+}
+
+/// The body limit answers a too-large request itself, in plain text, before any handler
+/// runs; under `/api/` the client expects the API's JSON error body.
+async fn api_error_bodies(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let plain = !response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if api && plain && response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return axum::response::IntoResponse::into_response(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    response
+}

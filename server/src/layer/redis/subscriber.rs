@@ -1,0 +1,254 @@
+//! The subscriber task: owns the subscribed connection, keeps its subscriptions equal to the
+//! groups that have local members, and hands what other processes publish to local members.
+//!
+//! Membership changes arrive as [`Reconcile`] requests, answered once the SUBSCRIBE (or
+//! UNSUBSCRIBE) is confirmed, so `group_add` returns only when deliveries from other
+//! processes will reach the new member. After every (re)connection it subscribes to all
+//! current groups and tells every local consumer to resync from the store: what was published
+//! while it was away is in the database, not in Redis.
+
+use super::{
+    backoff::Backoff,
+    envelope::decode,
+    health::Health,
+    timeouts::{COMMAND_TIMEOUT, CONNECT_TIMEOUT, PING_EVERY},
+    topics::Topics,
+};
+use crate::layer::{memory::LocalRouter, ChannelName, Delivery};
+use futures::StreamExt;
+use redis::aio::{PubSubSink, PubSubStream};
+use std::{collections::HashSet, sync::Arc, time::Duration};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::{sleep, timeout},
+};
+use tokio_util::sync::CancellationToken;
+
+/// A request to the subscriber: make the subscription of `group` match whether it has local
+/// members, then answer `done` and (if set) tell `resync` to re-read the store.
+pub(super) struct Reconcile {
+    /// The group whose membership changed.
+    pub(super) group: String,
+    /// Answered once the subscription matches (or at once while Redis is away).
+    pub(super) done: Option<oneshot::Sender<()>>,
+    /// A channel that joined before the subscription was confirmed: it may have missed
+    /// deliveries in between, so it re-reads once subscribed.
+    pub(super) resync: Option<ChannelName>,
+}
+
+/// Why a connection ended.
+enum Ended {
+    /// Redis failed or stopped answering.
+    Lost(String),
+    /// The layer is closing.
+    Stopped,
+}
+
+/// The task's state.
+pub(super) struct Subscriber {
+    /// Where to connect.
+    pub(super) client: redis::Client,
+    /// This process's members.
+    pub(super) local: Arc<LocalRouter>,
+    /// Topic names.
+    pub(super) topics: Arc<Topics>,
+    /// Membership changes to apply.
+    pub(super) requests: mpsc::UnboundedReceiver<Reconcile>,
+    /// Shared health.
+    pub(super) health: Arc<Health>,
+    /// Cancelled when the layer closes.
+    pub(super) stop: CancellationToken,
+}
+
+impl Subscriber {
+    /// Runs until the layer closes: connect, serve, and on a loss wait and reconnect.
+    pub(super) async fn run(mut self) {
+        let mut backoff = Backoff::new();
+        loop {
+            let reason = match self.connect().await {
+                Ok((sink, stream)) => {
+                    backoff.reset();
+                    match self.serve(sink, stream).await {
+                        Ended::Lost(reason) => reason,
+                        Ended::Stopped => return,
+                    }
+                }
+                Err(reason) => reason,
+            };
+            self.health.set_subscriber(false, &reason);
+            if !self.pause(backoff.next_delay()).await {
+                return;
+            }
+        }
+    }
+
+    /// Connects and subscribes to this process's topic and every current group.
+    async fn connect(&mut self) -> Result<(PubSubSink, PubSubStream), String> {
+        let connection = match timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub()).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => return Err(error.to_string()),
+            Err(_) => return Err("connection timed out".to_owned()),
+        };
+        let (mut sink, stream) = connection.split();
+        command(sink.subscribe(&self.topics.process)).await?;
+        Ok((sink, stream))
+    }
+
+    /// Serves one connection until it is lost or the layer closes.
+    async fn serve(&mut self, mut sink: PubSubSink, mut stream: PubSubStream) -> Ended {
+        let mut subscribed = HashSet::new();
+        for group in self.local.groups() {
+            if let Err(reason) = self.reconcile(&mut sink, &mut subscribed, &group).await {
+                return Ended::Lost(reason);
+            }
+        }
+        self.health
+            .subscriber_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.health.set_subscriber(true, "");
+        // Whatever other processes published while we were not subscribed is in the store:
+        // every local consumer re-reads from its last message.
+        let emptied = self.local.broadcast_local(&Delivery::Resync).emptied;
+        if let Err(reason) = self
+            .reconcile_all(&mut sink, &mut subscribed, emptied)
+            .await
+        {
+            return Ended::Lost(reason);
+        }
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.reset();
+        loop {
+            let outcome = tokio::select! {
+                () = self.stop.cancelled() => return Ended::Stopped,
+                message = stream.next() => match message {
+                    Some(message) => {
+                        let emptied = deliver(&self.local, &self.topics, &message);
+                        self.reconcile_all(&mut sink, &mut subscribed, emptied).await
+                    }
+                    None => Err("the connection closed".to_owned()),
+                },
+                request = self.requests.recv() => match request {
+                    Some(request) => self.answer(&mut sink, &mut subscribed, request).await,
+                    None => return Ended::Stopped,
+                },
+                _ = ping.tick() => ping_once(&mut sink).await,
+            };
+            if let Err(reason) = outcome {
+                return Ended::Lost(reason);
+            }
+        }
+    }
+
+    /// Applies one request and answers it.
+    async fn answer(
+        &self,
+        sink: &mut PubSubSink,
+        subscribed: &mut HashSet<String>,
+        request: Reconcile,
+    ) -> Result<(), String> {
+        let outcome = self.reconcile(sink, subscribed, &request.group).await;
+        if let Some(done) = request.done {
+            let _ = done.send(());
+        }
+        if let (Ok(()), Some(channel)) = (&outcome, request.resync) {
+            let _ = self.local.send(&channel, Delivery::Resync);
+        }
+        outcome
+    }
+
+    async fn reconcile_all(
+        &self,
+        sink: &mut PubSubSink,
+        subscribed: &mut HashSet<String>,
+        groups: Vec<String>,
+    ) -> Result<(), String> {
+        for group in groups {
+            self.reconcile(sink, subscribed, &group).await?;
+        }
+        Ok(())
+    }
+
+    /// Subscribes to a group that has local members, unsubscribes from one that has none.
+    async fn reconcile(
+        &self,
+        sink: &mut PubSubSink,
+        subscribed: &mut HashSet<String>,
+        group: &str,
+    ) -> Result<(), String> {
+        let wanted = self.local.member_count(group) > 0;
+        let have = subscribed.contains(group);
+        if wanted && !have {
+            command(sink.subscribe(self.topics.group(group))).await?;
+            subscribed.insert(group.to_owned());
+        } else if !wanted && have {
+            command(sink.unsubscribe(self.topics.group(group))).await?;
+            subscribed.remove(group);
+        }
+        Ok(())
+    }
+
+    /// Sleeps for `delay` while answering requests at once (they are applied when the
+    /// connection is back, and every member resyncs then). False when the layer closes.
+    async fn pause(&mut self, delay: Duration) -> bool {
+        let wake = sleep(delay);
+        tokio::pin!(wake);
+        loop {
+            tokio::select! {
+                () = &mut wake => return true,
+                () = self.stop.cancelled() => return false,
+                request = self.requests.recv() => match request {
+                    Some(Reconcile { done: Some(done), .. }) => { let _ = done.send(()); }
+                    Some(_) => {}
+                    None => return false,
+                },
+            }
+        }
+    }
+}
+
+/// Checks that the connection still answers (a silent network failure would otherwise go
+/// unnoticed until the next message that never comes).
+async fn ping_once(sink: &mut PubSubSink) -> Result<(), String> {
+    // In subscribed mode Redis answers PING with an array ["pong", ""]: any answer will do.
+    match timeout(COMMAND_TIMEOUT, sink.ping::<redis::Value>()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("Redis stopped answering".to_owned()),
+    }
+}
+
+async fn command(
+    request: impl std::future::Future<Output = redis::RedisResult<()>>,
+) -> Result<(), String> {
+    match timeout(COMMAND_TIMEOUT, request).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("Redis stopped answering".to_owned()),
+    }
+}
+
+/// Hands a message from Redis to local members; returns groups that lost their last member
+/// (a mailbox overflowed).
+fn deliver(local: &LocalRouter, topics: &Topics, message: &redis::Msg) -> Vec<String> {
+    let Some(envelope) = decode(message.get_payload_bytes()) else {
+        tracing::warn!(
+            topic = message.get_channel_name(),
+            "dropping an undecodable message from Redis"
+        );
+        return Vec::new();
+    };
+    if envelope.origin == local.process_id() {
+        // Our own publish: local members already have it.
+        return Vec::new();
+    }
+    if let Some(channel) = envelope.target {
+        return local
+            .send(&channel, envelope.delivery)
+            .map(|changes| changes.emptied)
+            .unwrap_or_default();
+    }
+    match topics.group_of(message.get_channel_name()) {
+        Some(group) => local.group_send(group, &envelope.delivery).emptied,
+        None => Vec::new(),
+    }
+}

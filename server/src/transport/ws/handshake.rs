@@ -1,0 +1,95 @@
+//! The handshake, and the consumer it starts: one task per connection running the reader and
+//! the writer side by side.
+
+use super::{
+    reader::{self, Reader, ReaderEnd, Replies},
+    writer, CLOSE_GRACE, MAX_MESSAGE_BYTES,
+};
+use crate::{
+    chat::RoomFeed,
+    http::{
+        admission::OriginRule,
+        error::ApiError,
+        extract::{ApiQuery, MaybeIdentity},
+        state::AppState,
+    },
+};
+use axum::{
+    extract::{
+        ws::{WebSocket, WebSocketUpgrade},
+        Path, State,
+    },
+    http::HeaderMap,
+    response::Response,
+};
+use futures::StreamExt;
+use serde::Deserialize;
+use std::sync::{atomic::AtomicU64, Arc};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Largest single frame read. A frame between the message limit and this one is read to its
+/// end and then refused with a `too_large` error frame and close code 1009; a frame over this
+/// one is cut off at its header (the client may see a reset instead of the explanation).
+const MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// tungstenite reserves this much per connection for reading (its default of 128 KiB made
+/// an idle socket cost ~130 KiB).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The query string of the handshake.
+#[derive(Debug, Deserialize)]
+pub struct ConnectQuery {
+    /// Resume after this message id (catch-up from the store); absent = live only.
+    after: Option<i64>,
+}
+
+/// The handshake: admitted (browsers always send `Origin` on a WebSocket handshake, so one
+/// without it is refused, as is another site's), then joined to the room's group before the
+/// upgrade, so anything stored from now on reaches this connection.
+pub async fn handler(
+    upgrade: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
+    headers: HeaderMap,
+    MaybeIdentity(identity): MaybeIdentity,
+) -> Result<Response, ApiError> {
+    let admitted = state
+        .admission
+        .admit(&state.chat, &headers, &slug, OriginRule::Required)
+        .await?;
+    let feed = state.chat.follow(&admitted.room, query.after).await?;
+    let replies = Replies::new(state.chat.layer().clone(), feed.channel_name().clone());
+    let reader = Reader::new(state.chat.clone(), admitted.room, identity, replies);
+    let slot = admitted.slot;
+    Ok(upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| run(socket, feed, reader, slot)))
+}
+
+/// One connection's consumer: the reader and the writer until either ends, then a short
+/// grace for the other. The slot is held until the end.
+async fn run(socket: WebSocket, feed: RoomFeed, reader: Reader, _slot: OwnedSemaphorePermit) {
+    let (sink, stream) = socket.split();
+    // The reader counts what it hears; the writer, at each ping, checks that the count moved
+    // (a timer per read would cost every wake-up of a busy connection).
+    let heard = Arc::new(AtomicU64::new(0));
+    let reading = reader::run(stream, reader, heard.clone());
+    let writing = writer::run(sink, feed, heard);
+    tokio::pin!(reading);
+    tokio::pin!(writing);
+    tokio::select! {
+        end = &mut reading => {
+            // The reader queued a last frame and a close (frame too large, too many
+            // messages): the writer sends them. Otherwise the client is gone.
+            if let ReaderEnd::Closing = end {
+                let _ = tokio::time::timeout(CLOSE_GRACE, writing).await;
+            }
+        }
+        () = &mut writing => {
+            // We closed: keep reading briefly so the client's Close reply is consumed.
+            let _ = tokio::time::timeout(CLOSE_GRACE, reading).await;
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Parlor's black-box tests, one binary organised by feature: each module drives real
+//! servers (in this process on port 0, or `parlor` processes of the binary under test) with
+//! real HTTP and WebSocket clients, on real SQLite files and a real `redis-server`.
+
+mod helpers;
+mod process;
+
+mod accounts;
+mod multiprocess;
+mod rooms;
+mod shutdown;
+mod transports;
+mod websocket;
