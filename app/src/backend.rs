@@ -7,7 +7,7 @@
 use crate::{
     error::AppError,
     pages::RoomPageData,
-    protocol::{ChatMessage, RoomSummary, SessionInfo, Viewer},
+    protocol::{ChatMessage, RoomList, RoomSummary, SessionInfo, Viewer},
 };
 use http::request::Parts;
 use std::sync::Arc;
@@ -46,8 +46,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Deletes a room (owner only).
     async fn delete_room(&self, req: &Parts, slug: &str) -> Result<(), AppError>;
 
-    /// Every room, for the home page.
-    async fn list_rooms(&self) -> Result<Vec<RoomSummary>, AppError>;
+    /// A page of the room list (most active first), after `cursor`.
+    async fn list_rooms(&self, cursor: Option<&str>) -> Result<RoomList, AppError>;
 
     /// Creates a room owned by the session's identity.
     async fn create_room(

@@ -123,6 +123,8 @@ pub enum ErrorCode {
     Conflict,
     /// Too many requests; slow down.
     RateLimited,
+    /// A quota is used up (rooms per user, …); `Retry-After` says when, if ever, it frees.
+    QuotaExceeded,
     /// The server is at capacity, or the client fell too far behind: retry (a WebSocket
     /// client reconnects with its last position).
     Overloaded,
@@ -153,6 +155,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::BadOrigin => "bad_origin",
@@ -174,7 +177,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::TooLarge => 413,
             ErrorCode::Invalid => 422,
-            ErrorCode::RateLimited => 429,
+            ErrorCode::RateLimited | ErrorCode::QuotaExceeded => 429,
             ErrorCode::Internal | ErrorCode::Unknown => 500,
             ErrorCode::Overloaded | ErrorCode::Unavailable => 503,
         }
@@ -214,6 +217,13 @@ pub mod close_codes {
     pub const POLICY: u16 = 1008;
     /// The server failed while serving the connection (RFC 6455 "internal error").
     pub const INTERNAL: u16 = 1011;
+    /// A text frame was not UTF-8 (RFC 6455 "invalid frame payload data").
+    pub const INVALID_TEXT: u16 = 1007;
+    /// The client broke the WebSocket framing rules (RFC 6455 "protocol error").
+    pub const PROTOCOL: u16 = 1002;
+    /// The session was logged out or revoked: log in again before reconnecting (application
+    /// range, like HTTP 401).
+    pub const SESSION_ENDED: u16 = 4401;
 }
 
 /// A room as listed by `GET /api/rooms` and on the home page.
@@ -230,6 +240,16 @@ pub struct RoomSummary {
     /// The user id of the room's owner (who may rename or delete it), if known.
     #[serde(default)]
     pub owner_id: Option<i64>,
+}
+
+/// One page of the room list (the home page; `GET /api/rooms` answers the rooms alone and
+/// puts the next page's address in a `Link` header).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomList {
+    /// The rooms, most recently active first.
+    pub rooms: Vec<RoomSummary>,
+    /// Where the next page starts (`?cursor=`), if there are more.
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /api/rooms` body.

@@ -6,7 +6,7 @@
 use crate::{
     error::AppError,
     pages::RoomPageData,
-    protocol::{ChatMessage, RoomSummary, SessionInfo, Viewer},
+    protocol::{ChatMessage, RoomList, RoomSummary, SessionInfo, Viewer},
 };
 use leptos::prelude::*;
 
@@ -93,10 +93,16 @@ pub fn local_path(next: Option<&str>) -> &str {
     }
 }
 
-/// The room list on the home page.
+/// How many rooms the home page lists at once (the most active first; a link leads on).
+pub const ROOMS_ON_PAGE: u32 = 50;
+
+/// A page of the room list on the home page, after `cursor` (from the previous page).
 #[server(prefix = "/fn", endpoint = "rooms")]
-pub async fn list_rooms() -> Result<Vec<RoomSummary>, AppError> {
-    crate::backend::serve(move |backend, _| async move { backend.list_rooms().await }).await
+pub async fn list_rooms(cursor: Option<String>) -> Result<RoomList, AppError> {
+    crate::backend::serve(
+        move |backend, _| async move { backend.list_rooms(cursor.as_deref()).await },
+    )
+    .await
 }
 
 /// Creates a room, then takes the browser into it.

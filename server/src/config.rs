@@ -1,7 +1,7 @@
 //! Command line and environment: every flag also reads a `PARLOR_*` variable, so a service
 //! manager or container can configure Parlor without a wrapper script.
 
-use crate::limits::LimitSettings;
+use crate::limits::{LimitSettings, RoomQuota};
 use clap::{
     error::ErrorKind, parser::ValueSource, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 };
@@ -131,9 +131,29 @@ pub struct ServeArgs {
     /// reconnects and catches up from the database).
     #[arg(long, env = "PARLOR_MAILBOX_CAPACITY", default_value_t = 512)]
     pub mailbox_capacity: usize,
-    /// Most simultaneous WebSocket connections; more are refused with 503.
+    /// Most simultaneous connections (TCP, and among them WebSockets, SSE streams and waiting
+    /// long polls); more are refused with 503. Lowered to what the open-file limit allows.
     #[arg(long, env = "PARLOR_MAX_CONNECTIONS", default_value_t = 100_000)]
     pub max_connections: usize,
+    /// Most simultaneous TCP connections from one client address (an IPv6 /64 counts as one;
+    /// 0: no cap). Off behind `--trust-proxy`, where every connection comes from the proxy.
+    #[arg(long, env = "PARLOR_MAX_CONNECTIONS_PER_IP", default_value_t = 128)]
+    pub max_connections_per_ip: u32,
+    /// Most WebSockets, SSE streams and waiting long polls open at once for one client
+    /// address (0: no cap); more get 429 with `Retry-After`.
+    #[arg(long, env = "PARLOR_MAX_STREAMS_PER_IP", default_value_t = 64)]
+    pub max_streams_per_ip: u32,
+    /// Seconds a client has to send its request headers, and that a kept-alive connection may
+    /// stay idle between requests.
+    #[arg(long, env = "PARLOR_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request body.
+    #[arg(long, env = "PARLOR_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout: u64,
+    /// Seconds a write to a client may wait without progress (the client reads nothing)
+    /// before its connection is dropped: SSE streams, long polls, WebSockets alike.
+    #[arg(long, env = "PARLOR_STALL_TIMEOUT", default_value_t = 60)]
+    pub stall_timeout: u64,
     /// Redis for the channel layer, e.g. `redis://127.0.0.1:6379`, so several `parlor serve`
     /// processes serve the same rooms. Without it the layer is in-memory (one process).
     #[arg(long, env = "PARLOR_REDIS_URL")]
@@ -145,6 +165,14 @@ pub struct ServeArgs {
     /// it the admin API is off. Prefer the environment variable: flags show in `ps`.
     #[arg(long, env = "PARLOR_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Bearer token for `/metrics` and the detailed `/healthz` on the public listener;
+    /// without it they are not served there (the public `/healthz` says only ok or degraded).
+    #[arg(long, env = "PARLOR_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// A private address for `/metrics`, `/healthz` and `/livez` without a token, e.g.
+    /// `127.0.0.1:9100` (keep it off the internet).
+    #[arg(long, env = "PARLOR_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Let visitors post under a display name without an account (demos, load tests).
     #[arg(long, env = "PARLOR_ALLOW_GUESTS")]
     pub allow_guests: bool,
@@ -152,9 +180,24 @@ pub struct ServeArgs {
     /// session cookie `Secure`, and the origin is allowed for WebSockets and posts.
     #[arg(long, env = "PARLOR_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Days a session lasts without use (every use extends it).
+    /// Days a session lasts without use (use extends it, at most once a minute).
     #[arg(long, env = "PARLOR_SESSION_DAYS", default_value_t = 14)]
     pub session_days: u32,
+    /// Days after which a session ends however active it is (log in again).
+    #[arg(long, env = "PARLOR_SESSION_MAX_DAYS", default_value_t = 30)]
+    pub session_max_days: u32,
+    /// New identities (accounts and guests) per hour per client IP (0: no limit).
+    #[arg(long, env = "PARLOR_SIGNUPS_PER_IP_PER_HOUR", default_value_t = LimitSettings::default().signups_per_ip_per_hour)]
+    pub signups_per_ip_per_hour: u32,
+    /// Rooms one user may create, `PER_HOUR/TOTAL` (0 turns either off).
+    #[arg(long, env = "PARLOR_ROOM_QUOTA", default_value_t = RoomQuota::default())]
+    pub room_quota: RoomQuota,
+    /// Password hashes (Argon2id, 19 MiB each) computed at once (0: one per core).
+    #[arg(long, env = "PARLOR_ARGON2_CONCURRENCY", default_value_t = 0)]
+    pub argon2_concurrency: usize,
+    /// Log-ins and sign-ups that may wait for a hash; beyond them, 503 with `Retry-After`.
+    #[arg(long, env = "PARLOR_ARGON2_QUEUE", default_value_t = 16)]
+    pub argon2_queue: usize,
     /// Log-in, sign-up and guest attempts allowed per minute per client IP (0: no limit).
     /// 30 lets a class or an office behind one NAT address arrive together; guessing one
     /// account's password is stopped by the per-account limit, not by this one.
@@ -189,12 +232,24 @@ impl Default for ServeArgs {
             allowed_origins: Vec::new(),
             mailbox_capacity: 512,
             max_connections: 100_000,
+            max_connections_per_ip: 128,
+            max_streams_per_ip: 64,
+            header_timeout: 10,
+            body_timeout: 30,
+            stall_timeout: 60,
             redis: None,
             redis_prefix: "parlor".to_owned(),
             admin_token: None,
+            metrics_token: None,
+            metrics_addr: None,
             allow_guests: false,
             public_url: None,
             session_days: 14,
+            session_max_days: 30,
+            signups_per_ip_per_hour: limits.signups_per_ip_per_hour,
+            room_quota: limits.room_quota,
+            argon2_concurrency: 0,
+            argon2_queue: 16,
             auth_per_minute: limits.auth_per_minute,
             login_per_account_per_minute: limits.login_per_account_per_minute,
             message_rate: limits.message_rate,

@@ -18,8 +18,8 @@
 //!   - [`layer`]: the channel layer — channels, groups and fan-out, in memory (one process)
 //!     or over Redis pub/sub (many processes).
 //! - **Running it**: [`lifecycle`] builds everything, serves, and shuts down in order, owning
-//!   every background task through [`tasks`]; [`config`] is the command line; `main.rs` runs
-//!   it.
+//!   every background task through [`tasks`]; [`telemetry`] names every metric; [`config`]
+//!   is the command line; `main.rs` runs it.
 
 pub mod api;
 pub mod auth;
@@ -32,6 +32,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod store;
 pub mod tasks;
+pub mod telemetry;
 pub mod transport;
 
 pub use lifecycle::{channel_layer, leptos_options, start, RunningServer, Settings, StartError};

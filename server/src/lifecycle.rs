@@ -14,27 +14,34 @@
 //! 6. stop the background tasks, close the store.
 
 use crate::{
-    auth::{self, Accounts},
+    auth::{self, password::Hasher, Accounts, SessionPolicy},
     chat::ChatService,
     config,
     http::{
-        self, admission::Admission, origin::OriginPolicy, sessions::CookiePolicy, state::AppState,
+        self,
+        admission::Admission,
+        gate::Gate,
+        origin::OriginPolicy,
+        serve::{connection_cap, ConnectionLimits, Stopping},
+        sessions::CookiePolicy,
+        state::AppState,
     },
     layer::{memory::MemoryLayer, redis::RedisLayer, ChannelLayer, LayerError},
     limits,
     store::{Store, StoreError},
     tasks::{self, Tasks},
 };
-use axum::serve::ListenerExt;
 use leptos::config::LeptosOptions;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
-use tokio_util::sync::CancellationToken;
 use tower_sessions::SessionStore;
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// How often expired sessions are deleted.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
+/// How often an active session's expiry is extended (one store write per session per
+/// interval, instead of one per request).
+const SESSION_TOUCH: Duration = Duration::from_secs(60);
 /// How often the rate limiters forget idle keys.
 const FORGET_IDLE_LIMITS: Duration = Duration::from_secs(60);
 /// Of the shutdown timeout, the part kept for draining the writer, the layer and the store
@@ -69,6 +76,8 @@ impl Settings {
             login_per_account_per_minute: self.serve.login_per_account_per_minute,
             message_rate: self.serve.message_rate,
             message_burst: self.serve.message_burst,
+            signups_per_ip_per_hour: self.serve.signups_per_ip_per_hour,
+            room_quota: self.serve.room_quota,
         }
     }
 
@@ -79,6 +88,15 @@ impl Settings {
             origins.push(public.trim_end_matches('/').to_owned());
         }
         origins
+    }
+
+    fn session_policy(&self) -> SessionPolicy {
+        const DAY: Duration = Duration::from_secs(86_400);
+        SessionPolicy {
+            allow_guests: self.serve.allow_guests,
+            max_age: DAY * self.serve.session_max_days.max(1),
+            touch_every: SESSION_TOUCH,
+        }
     }
 
     fn cookies(&self) -> CookiePolicy {
@@ -126,10 +144,12 @@ pub enum StartError {
 pub struct RunningServer {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// Stops accepting (axum's graceful shutdown).
-    stop_accepting: CancellationToken,
+    /// Stops accepting, then cuts off what is left.
+    stopping: Stopping,
     /// The accept loop and its connections.
-    serving: JoinHandle<std::io::Result<()>>,
+    serving: JoinHandle<()>,
+    /// The private metrics listener's loop, if `--metrics-addr` is set.
+    metrics: Option<JoinHandle<()>>,
     /// The services and adapters, closed in order.
     chat: ChatService,
     layer: Arc<dyn ChannelLayer>,
@@ -147,20 +167,20 @@ impl RunningServer {
         let started = Instant::now();
         let deadline = started + self.shutdown_timeout;
         let connections_deadline = started + self.shutdown_timeout.mul_f64(1.0 - DRAIN_SHARE);
-        self.stop_accepting.cancel();
+        self.stopping.stop.cancel();
         self.layer.shut_down();
         let connections = async {
             let mut serving = self.serving;
             let served = tokio::time::timeout_at(connections_deadline, &mut serving).await;
             match served {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(error))) => tracing::error!(%error, "the listener failed"),
+                Ok(Ok(())) => {}
                 Ok(Err(error)) => tracing::error!(%error, "the server task failed"),
                 Err(_) => {
                     tracing::warn!(
                         "some HTTP connections did not finish in time; cutting them off"
                     );
-                    serving.abort();
+                    self.stopping.cut_off.cancel();
+                    let _ = serving.await;
                 }
             }
             let left = connections_deadline.saturating_duration_since(Instant::now());
@@ -169,6 +189,9 @@ impl RunningServer {
             }
         };
         connections.await;
+        if let Some(metrics) = self.metrics {
+            let _ = tokio::time::timeout_at(deadline, metrics).await;
+        }
         if tokio::time::timeout_at(deadline, self.chat.close())
             .await
             .is_err()
@@ -198,26 +221,57 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<RunningS
         "session sweeper",
         auth::sessions::sweep_expired(sessions.clone(), SESSION_SWEEP, tasks.stop_signal()),
     );
-    tasks.spawn("password warm-up", auth::password::warm_up());
     serve_with(settings, listener, store, layer, sessions, tasks).await
 }
 
 /// The edge's state over the core services, with the edge's own policies from the flags.
 fn app_state(settings: &Settings, chat: ChatService, accounts: Accounts) -> AppState {
-    let origins = Arc::new(OriginPolicy::new(&settings.allowed_origins()));
+    let origins = Arc::new(OriginPolicy::new(
+        &settings.allowed_origins(),
+        settings.serve.public_url.as_deref(),
+        settings.serve.trust_proxy,
+    ));
     AppState {
         chat,
         accounts,
-        admission: Admission::new(origins, settings.serve.max_connections),
-        admin_token: settings
-            .serve
-            .admin_token
-            .clone()
-            .filter(|token| !token.is_empty())
-            .map(Arc::from),
+        admission: Admission::new(
+            origins,
+            connection_cap(settings.serve.max_connections),
+            settings.serve.max_streams_per_ip,
+        ),
+        admin_token: token(&settings.serve.admin_token),
+        metrics_token: token(&settings.serve.metrics_token),
         trust_proxy: settings.serve.trust_proxy,
         leptos: settings.leptos.clone(),
     }
+}
+
+fn token(flag: &Option<String>) -> Option<Arc<str>> {
+    flag.clone()
+        .filter(|token| !token.is_empty())
+        .map(Arc::from)
+}
+
+/// Every TCP connection passes this gate: the total cap, and the per-address cap (off behind
+/// a trusted proxy, where every connection comes from the proxy's address).
+fn connection_gate(settings: &Settings) -> Gate {
+    let per_address = if settings.serve.trust_proxy {
+        0
+    } else {
+        settings.serve.max_connections_per_ip
+    };
+    Gate::new(connection_cap(settings.serve.max_connections), per_address)
+}
+
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    ConnectionLimits {
+        header_timeout: Duration::from_secs(settings.serve.header_timeout.max(1)),
+        stall_timeout: Duration::from_secs(settings.serve.stall_timeout.max(1)),
+    }
+}
+
+fn body_timeout(settings: &Settings) -> Duration {
+    Duration::from_secs(settings.serve.body_timeout.max(1))
 }
 
 /// The in-memory layer, or the Redis layer when a Redis URL is configured.
@@ -249,33 +303,52 @@ async fn serve_with<S: SessionStore + Clone>(
             pruned.forget_idle()
         }),
     );
+    crate::telemetry::install();
     let chat = ChatService::start(store.clone(), layer.clone(), limits.clone());
-    let accounts = Accounts::new(store.clone(), limits, settings.serve.allow_guests);
+    let hasher = Hasher::new(
+        settings.serve.argon2_concurrency,
+        settings.serve.argon2_queue,
+    );
+    tasks.spawn("password warm-up", hasher.clone().warm_up());
+    let accounts = Accounts::new(
+        store.clone(),
+        limits,
+        settings.session_policy(),
+        hasher,
+        layer.clone(),
+    );
     let state = app_state(&settings, chat.clone(), accounts);
     let admission = state.admission.clone();
-    let app = http::router(state, sessions, settings.cookies());
+    let private = http::health::private_router(state.clone());
+    let app = http::router(state, sessions, settings.cookies(), body_timeout(&settings));
     let addr = listener.local_addr()?;
-    // Small frames must leave at once: without TCP_NODELAY, Nagle's algorithm and delayed
-    // ACKs add up to 40 ms to a delivery.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
+    let stopping = Stopping::default();
+    let serving = tokio::spawn(http::serve::serve(
+        listener,
+        app,
+        connection_gate(&settings),
+        connection_limits(&settings),
+        stopping.clone(),
+    ));
+    let metrics = match settings.serve.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            tracing::info!(%addr, "metrics and health on a private listener");
+            Some(tokio::spawn(http::serve::serve(
+                listener,
+                private,
+                Gate::new(64, 0),
+                connection_limits(&settings),
+                stopping.clone(),
+            )))
         }
-    });
-    let stop_accepting = CancellationToken::new();
-    let stopped = stop_accepting.clone();
-    let serving = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stopped.cancelled().await })
-        .await
-    });
+        None => None,
+    };
     Ok(RunningServer {
         addr,
-        stop_accepting,
+        stopping,
         serving,
+        metrics,
         chat,
         layer,
         store,

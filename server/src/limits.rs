@@ -58,6 +58,54 @@ pub struct LimitSettings {
     pub message_rate: u32,
     /// Messages a user may send at once before the rate applies.
     pub message_burst: u32,
+    /// New identities (accounts and guests) per hour per IP.
+    pub signups_per_ip_per_hour: u32,
+    /// Rooms a user may create.
+    pub room_quota: RoomQuota,
+}
+
+/// How many rooms one user may create: per hour, and in all (0 turns either off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoomQuota {
+    /// Rooms per rolling hour.
+    pub per_hour: u32,
+    /// Rooms owned at once.
+    pub total: u32,
+}
+
+impl Default for RoomQuota {
+    fn default() -> Self {
+        Self {
+            per_hour: 10,
+            total: 100,
+        }
+    }
+}
+
+impl std::str::FromStr for RoomQuota {
+    type Err = String;
+
+    /// `PER_HOUR/TOTAL`, e.g. `10/100`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (per_hour, total) = text
+            .split_once('/')
+            .ok_or_else(|| format!("expected PER_HOUR/TOTAL such as 10/100, not {text:?}"))?;
+        let number = |part: &str| {
+            part.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{part:?} is not a whole number"))
+        };
+        Ok(Self {
+            per_hour: number(per_hour)?,
+            total: number(total)?,
+        })
+    }
+}
+
+impl std::fmt::Display for RoomQuota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.per_hour, self.total)
+    }
 }
 
 impl Default for LimitSettings {
@@ -67,6 +115,8 @@ impl Default for LimitSettings {
             login_per_account_per_minute: 5,
             message_rate: 10,
             message_burst: 50,
+            signups_per_ip_per_hour: 20,
+            room_quota: RoomQuota::default(),
         }
     }
 }
@@ -74,7 +124,9 @@ impl Default for LimitSettings {
 /// The limiters shared by every request.
 pub struct Limits {
     auth_by_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    signups_by_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     failed_logins: Option<FailedLogins>,
+    room_quota: RoomQuota,
     message_quota: Option<Quota>,
     messages: Option<DefaultKeyedRateLimiter<i64>>,
 }
@@ -92,6 +144,8 @@ impl Limits {
         });
         Self {
             auth_by_ip: per_minute(settings.auth_per_minute).map(RateLimiter::keyed),
+            signups_by_ip: NonZeroU32::new(settings.signups_per_ip_per_hour)
+                .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
             failed_logins: (settings.login_per_account_per_minute > 0).then(|| FailedLogins {
                 allowed: settings.login_per_account_per_minute,
                 window: Duration::from_secs(60),
@@ -99,6 +153,7 @@ impl Limits {
             }),
             message_quota,
             messages: message_quota.map(RateLimiter::keyed),
+            room_quota: settings.room_quota,
         }
     }
 
@@ -110,18 +165,34 @@ impl Limits {
         }
     }
 
-    /// Whether the account may try to log in now (it is locked after too many failures).
-    pub fn login_allowed(&self, username_key: &str) -> Result<(), Limited> {
+    /// How many rooms a user may create.
+    pub fn room_quota(&self) -> RoomQuota {
+        self.room_quota
+    }
+
+    /// One new identity (an account or a guest) from `ip`.
+    pub fn signup(&self, ip: Option<IpAddr>) -> Result<(), Limited> {
+        match (&self.signups_by_ip, ip) {
+            (Some(limiter), Some(ip)) => check(limiter.check_key(&network_of(ip))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reserves one log-in attempt on the account before its password is checked: the
+    /// attempt counts as a failure until [`Limits::login_succeeded`] says otherwise, so
+    /// guesses sent at once cannot all pass the check before any is recorded. Refused once
+    /// the account has had its failures for this minute.
+    pub fn reserve_login(&self, username_key: &str) -> Result<(), Limited> {
         match &self.failed_logins {
-            Some(failures) => failures.allowed(username_key),
+            Some(failures) => failures.reserve(username_key),
             None => Ok(()),
         }
     }
 
-    /// Records the outcome of a log-in on the account.
-    pub fn login_outcome(&self, username_key: &str, succeeded: bool) {
+    /// The reserved attempt succeeded: the account's failures are forgotten.
+    pub fn login_succeeded(&self, username_key: &str) {
         if let Some(failures) = &self.failed_logins {
-            failures.record(username_key, succeeded);
+            failures.clear(username_key);
         }
     }
 
@@ -144,6 +215,9 @@ impl Limits {
         if let Some(limiter) = &self.auth_by_ip {
             limiter.retain_recent();
         }
+        if let Some(limiter) = &self.signups_by_ip {
+            limiter.retain_recent();
+        }
         if let Some(failures) = &self.failed_logins {
             failures.forget_old();
         }
@@ -155,7 +229,7 @@ impl Limits {
 
 /// The key of an address for per-IP limits: IPv4 as is, IPv6 by its /64 (one household or
 /// server gets a whole /64, so single addresses are free to rotate).
-fn network_of(ip: IpAddr) -> IpAddr {
+pub fn network_of(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {
@@ -175,38 +249,34 @@ struct FailedLogins {
 }
 
 impl FailedLogins {
-    fn allowed(&self, key: &str) -> Result<(), Limited> {
-        let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        match accounts.get(key) {
-            Some((failures, since)) if *failures >= self.allowed => {
-                let left = self.window.saturating_sub(since.elapsed());
-                if left.is_zero() {
-                    Ok(())
-                } else {
-                    Err(Limited::after(left))
-                }
-            }
-            _ => Ok(()),
-        }
+    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn record(&self, key: &str, succeeded: bool) {
-        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        if succeeded {
-            accounts.remove(key);
-            return;
-        }
+    fn reserve(&self, key: &str) -> Result<(), Limited> {
+        let mut accounts = self.accounts();
         let entry = accounts
             .entry(key.to_owned())
             .or_insert((0, Instant::now()));
         if entry.1.elapsed() >= self.window {
             *entry = (0, Instant::now());
         }
+        if entry.0 >= self.allowed {
+            crate::telemetry::refused("login_locked");
+            return Err(Limited::after(
+                self.window.saturating_sub(entry.1.elapsed()),
+            ));
+        }
         entry.0 += 1;
+        Ok(())
+    }
+
+    fn clear(&self, key: &str) {
+        self.accounts().remove(key);
     }
 
     fn forget_old(&self) {
-        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut accounts = self.accounts();
         accounts.retain(|_, (_, since)| since.elapsed() < self.window);
     }
 }
@@ -225,7 +295,10 @@ fn check(
 ) -> Result<(), Limited> {
     match wait_time(outcome) {
         None => Ok(()),
-        Some(wait) => Err(Limited::after(wait)),
+        Some(wait) => {
+            crate::telemetry::refused("rate_limited");
+            Err(Limited::after(wait))
+        }
     }
 }
 
@@ -250,17 +323,19 @@ mod tests {
             other => panic!("expected a rate limit, got {other:?}"),
         }
         assert!(limits.auth_attempt(Some(other)).is_ok(), "per IP");
-        // Two failures lock the account; another account is unaffected; successes never
-        // count.
+        // Two attempts that did not succeed lock the account; another account is unaffected;
+        // successes never count.
         for _ in 0..5 {
-            limits.login_outcome("carol", true);
+            assert!(limits.reserve_login("carol").is_ok());
+            limits.login_succeeded("carol");
         }
-        assert!(limits.login_allowed("carol").is_ok());
-        limits.login_outcome("ann", false);
-        assert!(limits.login_allowed("ann").is_ok());
-        limits.login_outcome("ann", false);
-        assert!(limits.login_allowed("ann").is_err());
-        assert!(limits.login_allowed("bob").is_ok(), "per account");
+        assert!(limits.reserve_login("ann").is_ok());
+        assert!(limits.reserve_login("ann").is_ok());
+        assert!(
+            limits.reserve_login("ann").is_err(),
+            "reserved before any outcome"
+        );
+        assert!(limits.reserve_login("bob").is_ok(), "per account");
     }
 
     #[test]
@@ -286,6 +361,8 @@ mod tests {
             login_per_account_per_minute: 0,
             message_rate: 0,
             message_burst: 0,
+            signups_per_ip_per_hour: 0,
+            room_quota: RoomQuota::default(),
         });
         for _ in 0..100 {
             assert!(limits
@@ -294,6 +371,37 @@ mod tests {
             assert!(limits.message(1).is_ok());
         }
         assert!(limits.connection_frames().is_none());
+    }
+
+    #[test]
+    fn signups_have_an_hourly_budget_per_address() {
+        let limits = Limits::new(LimitSettings {
+            signups_per_ip_per_hour: 2,
+            ..LimitSettings::default()
+        });
+        let ip: IpAddr = "10.0.0.9".parse().expect("ip");
+        assert!(limits.signup(Some(ip)).is_ok());
+        assert!(limits.signup(Some(ip)).is_ok());
+        let refused = limits.signup(Some(ip)).expect_err("third in an hour");
+        assert!(refused.retry_after > 60, "{refused:?}");
+        assert!(limits
+            .signup(Some("10.0.0.10".parse().expect("ip")))
+            .is_ok());
+    }
+
+    #[test]
+    fn room_quotas_parse_as_per_hour_slash_total() {
+        let quota: RoomQuota = "5/50".parse().expect("parses");
+        assert_eq!(
+            quota,
+            RoomQuota {
+                per_hour: 5,
+                total: 50
+            }
+        );
+        assert_eq!(quota.to_string(), "5/50");
+        assert!("5".parse::<RoomQuota>().is_err());
+        assert!("a/5".parse::<RoomQuota>().is_err());
     }
 
     #[test]

@@ -14,8 +14,12 @@ use leptos_router::hooks::use_query_map;
 pub fn HomePage() -> impl IntoView {
     let create = ServerAction::<CreateRoom>::new();
     let viewer = expect_context::<crate::identity::ViewerContext>();
-    let rooms = Resource::new(move || create.version().get(), |_| list_rooms());
     let query = use_query_map();
+    let cursor = move || query.read().get("cursor");
+    let rooms = Resource::new(
+        move || (create.version().get(), cursor()),
+        |(_, cursor)| list_rooms(cursor),
+    );
     let notice = move || {
         (query.read().get("notice").as_deref() == Some("room-deleted")).then(
             || view! { <p class="banner" role="status">"That room was deleted by its owner."</p> },
@@ -29,7 +33,15 @@ pub fn HomePage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading rooms…"</p> }>
                 {move || Suspend::new(async move {
                     match rooms.await {
-                        Ok(list) => view! { <RoomList rooms=list/> }.into_any(),
+                        Ok(list) => view! {
+                            <RoomList rooms=list.rooms/>
+                            {list.next_cursor.map(|next| view! {
+                                <p class="more-rooms">
+                                    <a href=format!("/?cursor={next}")>"More rooms"</a>
+                                </p>
+                            })}
+                        }
+                        .into_any(),
                         Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
                     }
                 })}

@@ -64,12 +64,12 @@ pub fn TransportsPage() -> impl IntoView {
 /// Links to measure each room.
 #[component]
 fn RoomPicker() -> impl IntoView {
-    let rooms = Resource::new(|| (), |_| list_rooms());
+    let rooms = Resource::new(|| (), |_| list_rooms(None));
     view! {
         <p>"Pick a room to follow it over all four transports at once:"</p>
         <Suspense fallback=|| view! { <p class="loading">"Loading rooms…"</p> }>
             {move || Suspend::new(async move {
-                match rooms.await {
+                match rooms.await.map(|list| list.rooms) {
                     Ok(rooms) if rooms.is_empty() => view! {
                         <p class="empty">"No rooms yet."</p>
                     }

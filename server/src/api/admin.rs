@@ -5,16 +5,19 @@
 //! Off unless `PARLOR_ADMIN_TOKEN` is set; requests carry `Authorization: Bearer <token>`.
 
 use super::created_or_found;
-use crate::http::{error::ApiError, extract::ApiJson, state::AppState};
+use crate::http::{
+    error::ApiError,
+    extract::{bearer_matches, ApiJson},
+    state::AppState,
+};
 use app::protocol::ServerFrame;
 use axum::{
     extract::{Path, State},
-    http::{header::AUTHORIZATION, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     routing::post,
     Json, Router,
 };
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 /// The admin routes.
 pub fn router() -> Router<AppState> {
@@ -59,13 +62,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             "The admin API is off: set PARLOR_ADMIN_TOKEN to enable it.",
         ));
     };
-    let given = headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
-    // Constant-time: the comparison must not reveal how much of a guess was right.
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) && !expected.is_empty() {
+    if bearer_matches(headers, expected) {
         Ok(())
     } else {
         Err(ApiError::unauthorized())

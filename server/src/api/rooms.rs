@@ -2,7 +2,7 @@
 
 use crate::http::{
     error::ApiError,
-    extract::{ApiJson, RequireIdentity},
+    extract::{ApiJson, ApiQuery, RequireIdentity},
     state::AppState,
 };
 use app::protocol::{CreateRoomRequest, RenameRoomRequest, RoomSummary};
@@ -12,6 +12,11 @@ use axum::{
     routing::get,
     Json, Router,
 };
+use axum::{
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
 
 /// The room routes.
 pub fn router() -> Router<AppState> {
@@ -20,8 +25,31 @@ pub fn router() -> Router<AppState> {
         .route("/api/rooms/{slug}", get(show).patch(rename).delete(delete))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<RoomSummary>>, ApiError> {
-    Ok(Json(state.chat.list_rooms().await?))
+/// `?limit` (1–200, default 50) and `?cursor` (from the previous page's `Link`).
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A page of rooms, most recently active first; `Link: <…>; rel="next"` leads on.
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    let page = state
+        .chat
+        .list_rooms(limit, query.cursor.as_deref())
+        .await?;
+    let mut response = Json(page.rooms).into_response();
+    if let Some(next) = page.next_cursor {
+        let link = format!("</api/rooms?limit={limit}&cursor={next}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Creates a room owned by the caller (an account, or a guest where guests are allowed).

@@ -1,5 +1,5 @@
-//! `/api/signup`, `/api/login`, `/api/logout`, `/api/me`, `/api/session/guest`: who the
-//! session belongs to. Each is the account service's operation, with its rate limits.
+//! `/api/signup`, `/api/login`, `/api/logout`, `/api/sessions/revoke`, `/api/me`,
+//! `/api/session/guest`: who the session belongs to. Each is the account service's operation, with its rate limits.
 
 use crate::http::{
     error::ApiError,
@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/signup", post(sign_up))
         .route("/api/login", post(log_in))
         .route("/api/logout", post(log_out))
+        .route("/api/sessions/revoke", post(revoke_all))
         .route("/api/session/guest", post(guest))
 }
 
@@ -64,6 +65,16 @@ async fn log_in(
 /// Ends the session (and rotates its id: the old cookie is worthless).
 async fn log_out(State(state): State<AppState>, session: Session) -> Result<StatusCode, ApiError> {
     state.accounts.log_out(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the account (log out everywhere): 204; every open connection of
+/// those sessions, on every process, is closed (close code 4401).
+async fn revoke_all(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.revoke_all(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,7 +11,7 @@ mod accounts;
 pub mod password;
 pub mod sessions;
 
-pub use accounts::Accounts;
+pub use accounts::{Accounts, SessionPolicy};
 
 use crate::{fault::Fault, limits::Limited, store::StoreError, store::UserRecord};
 use app::{
@@ -28,6 +28,9 @@ pub struct Identity {
     pub name: String,
     /// A display-name-only guest.
     pub guest: bool,
+    /// The handle of the session it was resolved from (0: not from a session, e.g. a system
+    /// author): its connections close when that session ends.
+    pub session: u64,
 }
 
 impl Identity {
@@ -48,6 +51,7 @@ impl From<UserRecord> for Identity {
             user_id: user.id,
             name: user.display_name,
             guest: user.is_guest,
+            session: 0,
         }
     }
 }
@@ -76,7 +80,7 @@ pub enum AuthError {
     /// The action needs an identity.
     #[error("Log in first.")]
     LoginRequired,
-    /// Password hashing failed.
+    /// Password hashing is at capacity, or failed.
     #[error(transparent)]
     Hash(#[from] password::HashError),
     /// The session store failed.
@@ -111,7 +115,14 @@ impl Fault for AuthError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             AuthError::RateLimited(limited) => Some(limited.retry_after),
+            AuthError::Hash(password::HashError::Busy) => Some(1),
             _ => None,
         }
     }
+}
+
+/// The group every connection of a user joins: what concerns the user wherever they are
+/// connected (their sessions ending, and later mentions and direct messages).
+pub fn user_group(user_id: i64) -> String {
+    format!("user:{user_id}")
 }

@@ -18,6 +18,17 @@ pub enum ChatError {
     /// The identity may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The user has created as many rooms as the quota allows (per hour or in all).
+    #[error("{message}")]
+    Quota {
+        /// What the quota is.
+        message: String,
+        /// Seconds until the hourly quota allows another (`None`: the total is reached).
+        retry_after: Option<u64>,
+    },
+    /// A room-list cursor that this server did not hand out.
+    #[error("That cursor is not one of ours; start from the first page.")]
+    BadCursor,
     /// The author is sending faster than the message rate.
     #[error("You are sending too fast; retry in {} s.", .0.retry_after)]
     RateLimited(#[from] Limited),
@@ -40,6 +51,8 @@ impl Fault for ChatError {
             ChatError::RoomExists(_) => ErrorCode::Conflict,
             ChatError::Forbidden(_) => ErrorCode::Forbidden,
             ChatError::RateLimited(_) => ErrorCode::RateLimited,
+            ChatError::Quota { .. } => ErrorCode::QuotaExceeded,
+            ChatError::BadCursor => ErrorCode::Invalid,
             ChatError::Store(_) | ChatError::Layer(_) => ErrorCode::Internal,
             ChatError::WriterGone => ErrorCode::Unavailable,
         }
@@ -49,6 +62,7 @@ impl Fault for ChatError {
         match self {
             ChatError::Invalid(invalid) => Some(invalid.field),
             ChatError::RoomExists(_) => Some("slug"),
+            ChatError::BadCursor => Some("cursor"),
             _ => None,
         }
     }
@@ -56,6 +70,7 @@ impl Fault for ChatError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ChatError::RateLimited(limited) => Some(limited.retry_after),
+            ChatError::Quota { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

@@ -17,8 +17,9 @@
 //! busy room read the store on every such crossing — hundreds of reads for one message.
 
 use super::{encode, to_wire, ChatError, ChatService, Room, MAX_PAGE};
+use crate::auth::{user_group, Identity};
 use crate::layer::{Channel, CloseReason, Delivery, Frame};
-use app::protocol::ServerFrame;
+use app::protocol::{ErrorBody, ErrorCode, ServerFrame};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -30,6 +31,11 @@ pub const REORDER_WINDOW: Duration = Duration::from_millis(25);
 
 /// Held deliveries beyond which the feed stops waiting and reads the store.
 const MAX_HELD: usize = 256;
+/// After the layer says it may have lost deliveries (Redis came back), every feed of the
+/// process must re-read the store: each waits a random part of this first, and the reads
+/// share a few connections ([`ChatService::repair_slot`]), so a thousand feeds make a steady
+/// trickle of reads rather than a herd.
+const RESYNC_SPREAD: Duration = Duration::from_secs(1);
 
 /// What a consumer should do next.
 #[derive(Clone, Debug)]
@@ -61,6 +67,8 @@ pub struct RoomFeed {
     chat: ChatService,
     room: Room,
     channel: Channel,
+    /// The handle of the viewer's session (0: anonymous): its end closes the feed.
+    session: u64,
     /// The last message emitted (or the room's head when following live from now).
     last_id: i64,
     last_seq: i64,
@@ -69,6 +77,8 @@ pub struct RoomFeed {
     /// A delivery revealed a gap that the window did not close, or the layer asked for a
     /// resync.
     repair: bool,
+    /// A resync's repair waits until then (its share of [`RESYNC_SPREAD`]).
+    repair_after: Option<Instant>,
     /// Deliveries that arrived ahead of a missing predecessor, by seq, and since when the
     /// oldest gap has been open.
     held: BTreeMap<i64, (i64, Frame)>,
@@ -85,9 +95,18 @@ impl RoomFeed {
         chat: ChatService,
         room: Room,
         after: Option<i64>,
+        viewer: Option<&Identity>,
     ) -> Result<Self, ChatError> {
         let mut channel = Channel::open(chat.layer().clone());
         channel.join(&room.group()).await?;
+        // The viewer's own group: their session ending closes this feed on every process.
+        let session = match viewer {
+            Some(viewer) if viewer.session != 0 => {
+                channel.join(&user_group(viewer.user_id)).await?;
+                viewer.session
+            }
+            _ => 0,
+        };
         // The room may have been deleted between resolving it and joining: its Close went
         // to the members of that moment, not to us.
         if !chat.store().room_exists(room.id).await? {
@@ -102,10 +121,12 @@ impl RoomFeed {
             chat,
             room,
             channel,
+            session,
             last_id: head.id,
             last_seq: head.seq,
             catch_up,
             repair: false,
+            repair_after: None,
             held: BTreeMap::new(),
             held_since: None,
             ready: VecDeque::new(),
@@ -151,11 +172,28 @@ impl RoomFeed {
                 continue;
             }
             if self.repair {
-                let rows = self
-                    .chat
-                    .store()
-                    .messages_after(self.room.id, self.last_id, MAX_PAGE)
-                    .await?;
+                if let Some(at) = self.repair_after {
+                    if Instant::now() < at {
+                        tokio::select! {
+                            () = tokio::time::sleep_until(at) => {}
+                            delivery = self.channel.recv() => match delivery {
+                                Some(delivery) => {
+                                    self.accept(delivery);
+                                    continue;
+                                }
+                                None => return Ok(FeedEvent::Overflowed),
+                            },
+                        }
+                    }
+                    self.repair_after = None;
+                }
+                let rows = {
+                    let chat = self.chat.clone();
+                    let _slot = chat.repair_slot().await;
+                    chat.store()
+                        .messages_after(self.room.id, self.last_id, MAX_PAGE)
+                        .await?
+                };
                 self.repair = rows.len() == MAX_PAGE as usize;
                 for row in &rows {
                     if row.seq > self.last_seq {
@@ -229,7 +267,23 @@ impl RoomFeed {
             Delivery::Close { frame, reason } => {
                 self.ready.push_back(FeedEvent::Close { frame, reason })
             }
-            Delivery::Resync => self.repair = true,
+            Delivery::SessionEnded { session } => {
+                if self.session != 0 && (session == 0 || session == self.session) {
+                    let frame = encode(&ServerFrame::Error(ErrorBody::new(
+                        ErrorCode::LoginRequired,
+                        "Your session ended (logged out); log in again to continue.",
+                    )));
+                    self.ready.push_back(FeedEvent::Close {
+                        frame,
+                        reason: CloseReason::SessionEnded,
+                    });
+                }
+            }
+            Delivery::Resync => {
+                self.repair = true;
+                self.repair_after
+                    .get_or_insert_with(|| Instant::now() + spread(RESYNC_SPREAD));
+            }
             Delivery::GoAway => self.ready.push_back(FeedEvent::ShuttingDown),
         }
     }
@@ -267,4 +321,15 @@ impl RoomFeed {
     fn encode_row(&self, row: &crate::store::MessageRecord) -> Frame {
         encode(&ServerFrame::Message(to_wire(row, self.room.slug.as_str())))
     }
+}
+
+/// A random part of `over`.
+fn spread(over: Duration) -> Duration {
+    let mut bytes = [0u8; 2];
+    let fraction = if getrandom::fill(&mut bytes).is_ok() {
+        f64::from(u16::from_le_bytes(bytes)) / f64::from(u16::MAX)
+    } else {
+        0.5
+    };
+    over.mul_f64(fraction)
 }

@@ -29,17 +29,28 @@ use crate::{
     auth::Identity,
     layer::{ChannelLayer, CloseReason, Delivery},
     limits::Limits,
-    store::{Inserted, NewMessage, Store, StoreError},
+    store::{Inserted, NewMessage, RoomCursor, Store, StoreError},
 };
 use app::{
     domain::{ClientId, DisplayName, Invalid, MessageText, RoomSlug, RoomTitle},
-    protocol::{ChatMessage, RoomSummary, ServerFrame},
+    protocol::{ChatMessage, RoomList, RoomSummary, ServerFrame},
 };
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// Most messages one history or catch-up read returns.
 pub const MAX_PAGE: u32 = 500;
+/// Most rooms one page of the room list holds.
+pub const MAX_ROOM_PAGE: u32 = 200;
+
+/// A room-list cursor: `{active_at}.{id}` of the last room of the previous page.
+fn parse_cursor(text: &str) -> Result<RoomCursor, ChatError> {
+    let (active_at, id) = text.split_once('.').ok_or(ChatError::BadCursor)?;
+    Ok(RoomCursor {
+        active_at: active_at.parse().map_err(|_| ChatError::BadCursor)?,
+        id: id.parse().map_err(|_| ChatError::BadCursor)?,
+    })
+}
 
 /// The result of a send.
 #[derive(Clone, Debug)]
@@ -96,7 +107,13 @@ struct Inner {
     limits: Arc<Limits>,
     /// The group-commit writer.
     writer: writer::Writer,
+    /// Store reads that repair feeds after a resync, at once at most.
+    repairs: tokio::sync::Semaphore,
 }
+
+/// Feeds that may re-read the store at once after a resync (the pool has 8 connections:
+/// the rest stay free for pages, history and sends).
+const REPAIR_READS: usize = 4;
 
 impl ChatService {
     /// Starts the service and its writer task; [`ChatService::close`] drains and stops it.
@@ -108,6 +125,7 @@ impl ChatService {
                 layer,
                 limits,
                 writer,
+                repairs: tokio::sync::Semaphore::new(REPAIR_READS),
             }),
         }
     }
@@ -128,6 +146,12 @@ impl ChatService {
     /// its malformed frames with it; `None`: unlimited).
     pub fn connection_frames(&self) -> Option<governor::DefaultDirectRateLimiter> {
         self.inner.limits.connection_frames()
+    }
+
+    /// A turn to re-read the store for a feed's repair (bounded, so a resync of every feed
+    /// of the process does not queue every read at the pool at once).
+    pub(crate) async fn repair_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.repairs.acquire().await.ok()
     }
 
     /// Whether the database answers (for `/healthz`).
@@ -250,7 +274,7 @@ impl ChatService {
         Ok(Room::from_record(record, slug))
     }
 
-    /// Creates a room owned by `owner`.
+    /// Creates a room owned by `owner`, within the owner's room quota.
     pub async fn create_room(
         &self,
         owner: &Identity,
@@ -259,6 +283,7 @@ impl ChatService {
     ) -> Result<Room, ChatError> {
         let slug = RoomSlug::parse(slug)?;
         let title = RoomTitle::parse(title)?;
+        self.check_room_quota(owner).await?;
         let record = self
             .inner
             .store
@@ -269,6 +294,41 @@ impl ChatService {
                 other => ChatError::Store(other),
             })?;
         Ok(Room::from_record(record, slug))
+    }
+
+    /// Refuses a room beyond the owner's quota (per rolling hour, and in all).
+    async fn check_room_quota(&self, owner: &Identity) -> Result<(), ChatError> {
+        const HOUR_MS: i64 = 3_600_000;
+        let quota = self.inner.limits.room_quota();
+        if quota.per_hour == 0 && quota.total == 0 {
+            return Ok(());
+        }
+        let since = crate::store::now_millis() - HOUR_MS;
+        let (total, last_hour) = self.inner.store.rooms_owned(owner.user_id, since).await?;
+        let refusal = if quota.total > 0 && total >= i64::from(quota.total) {
+            Some(ChatError::Quota {
+                message: format!(
+                    "You own {total} rooms, the most one person may; delete one to make another."
+                ),
+                retry_after: None,
+            })
+        } else if quota.per_hour > 0 && last_hour >= i64::from(quota.per_hour) {
+            Some(ChatError::Quota {
+                message: format!(
+                    "You created {last_hour} rooms in the last hour, the most allowed; try again later."
+                ),
+                retry_after: Some(600),
+            })
+        } else {
+            None
+        };
+        match refusal {
+            Some(refusal) => {
+                crate::telemetry::refused("quota_exceeded");
+                Err(refusal)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Deletes a room (owner only): removes it and its messages, then tells every member in
@@ -327,10 +387,29 @@ impl ChatService {
         Ok(room)
     }
 
-    /// Every room with its figures, most recently active first.
-    pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>, ChatError> {
-        let rooms = self.inner.store.list_rooms().await?;
-        Ok(rooms.into_iter().map(wire::summary_from).collect())
+    /// A page of the room list, most recently active first: up to `limit` rooms (1–200)
+    /// after `cursor` (from the previous page), and the cursor of the next page if there is
+    /// one.
+    pub async fn list_rooms(
+        &self,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<RoomList, ChatError> {
+        let limit = limit.clamp(1, MAX_ROOM_PAGE);
+        let cursor = cursor.map(parse_cursor).transpose()?;
+        let mut rows = self.inner.store.list_rooms(limit + 1, cursor).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| {
+                rows.last()
+                    .map(|room| format!("{}.{}", room.active_at, room.id))
+            })
+            .flatten();
+        Ok(RoomList {
+            rooms: rows.into_iter().map(wire::summary_from).collect(),
+            next_cursor,
+        })
     }
 
     /// One room's figures.
@@ -380,9 +459,15 @@ impl ChatService {
     }
 
     /// Joins the room's group and returns a feed that yields, in order and once each: the
-    /// messages after `after` (if given) and then every new one.
-    pub async fn follow(&self, room: &Room, after: Option<i64>) -> Result<RoomFeed, ChatError> {
-        RoomFeed::open(self.clone(), room.clone(), after).await
+    /// messages after `after` (if given) and then every new one. With a `viewer` from a
+    /// session, the feed also ends when that session does.
+    pub async fn follow(
+        &self,
+        room: &Room,
+        after: Option<i64>,
+        viewer: Option<&Identity>,
+    ) -> Result<RoomFeed, ChatError> {
+        RoomFeed::open(self.clone(), room.clone(), after, viewer).await
     }
 
     /// Joins the room's group only to be woken when something is published to it (a long

@@ -126,7 +126,13 @@ async fn run(
 
 /// Commits one batch, publishes its new rows in order, and answers every sender.
 async fn store_and_publish(store: &Store, layer: &dyn ChannelLayer, jobs: &mut Vec<WriteJob>) {
+    let started = std::time::Instant::now();
     let outcomes = commit(store, jobs).await;
+    let stored = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(Inserted::New(_))))
+        .count();
+    crate::telemetry::batch_stored(stored, started.elapsed());
     for (job, outcome) in jobs.drain(..).zip(outcomes) {
         if let Ok(Inserted::New(record)) = &outcome {
             let slug = job.room_slug.as_str();

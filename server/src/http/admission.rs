@@ -1,17 +1,19 @@
 //! Connection admission, once for every transport that holds a connection open (WebSocket,
-//! SSE, a waiting long poll): the Origin rule, the room, and a connection slot.
+//! SSE, a waiting long poll): the Origin rule, the room, and a slot.
 //!
-//! The slots cap how many such connections the process holds, and let shutdown wait for
-//! every one of them to say goodbye.
+//! The slots cap how many such connections the process holds, and how many one client
+//! address holds (so one client cannot take them all); they also let shutdown wait for every
+//! one of them to say goodbye.
 
 use super::{
     error::ApiError,
+    gate::{Full, Gate, Pass},
     origin::{OriginCheck, OriginPolicy},
 };
 use crate::chat::{ChatService, Room};
+use app::protocol::ErrorCode;
 use axum::http::HeaderMap;
-use std::{sync::Arc, time::Duration};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 /// How strictly a transport checks `Origin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +31,7 @@ pub struct Admitted {
     /// The room it follows.
     pub room: Room,
     /// Released when the connection ends.
-    pub slot: OwnedSemaphorePermit,
+    pub slot: Pass,
 }
 
 /// The connection gate. Cheap to clone.
@@ -37,22 +39,20 @@ pub struct Admitted {
 pub struct Admission {
     /// Which origins may connect.
     origins: Arc<OriginPolicy>,
-    /// One permit per open connection.
-    slots: Arc<Semaphore>,
-    /// How many permits there are.
-    max: u32,
+    /// One slot per open connection, capped per client address.
+    slots: Gate,
 }
 
+/// How long a refused client should wait before trying again.
+const RETRY_AFTER_SECS: u64 = 5;
+
 impl Admission {
-    /// A gate for at most `max` connections.
-    pub fn new(origins: Arc<OriginPolicy>, max: usize) -> Self {
-        let max = u32::try_from(max)
-            .unwrap_or(u32::MAX)
-            .min(Semaphore::MAX_PERMITS as u32);
+    /// At most `max` connections, `per_address` of them from one client address (0: no
+    /// per-address cap).
+    pub fn new(origins: Arc<OriginPolicy>, max: usize, per_address: u32) -> Self {
         Self {
             origins,
-            slots: Arc::new(Semaphore::new(max as usize)),
-            max,
+            slots: Gate::new(max, per_address),
         }
     }
 
@@ -67,30 +67,62 @@ impl Admission {
         &self,
         chat: &ChatService,
         headers: &HeaderMap,
+        client: Option<IpAddr>,
         slug: &str,
         rule: OriginRule,
     ) -> Result<Admitted, ApiError> {
+        self.check_origin(headers, rule)?;
+        let room = chat.room(slug).await?;
+        let slot = self.slots.enter(client).map_err(refusal)?;
+        Ok(Admitted { room, slot })
+    }
+
+    /// The Origin rule alone (reads that hold nothing open check it too).
+    pub fn check_origin(&self, headers: &HeaderMap, rule: OriginRule) -> Result<(), ApiError> {
         let allowed = match (self.origins.check(headers), rule) {
             (OriginCheck::Allowed, _) => true,
-            (OriginCheck::Missing, OriginRule::RefuseForeign) => true,
+            (OriginCheck::Missing, OriginRule::RefuseForeign) => !cross_site(headers),
             (OriginCheck::Missing, OriginRule::Required) | (OriginCheck::Refused, _) => false,
         };
-        if !allowed {
-            return Err(ApiError::bad_origin());
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::bad_origin())
         }
-        let room = chat.room(slug).await?;
-        let slot = self
-            .slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ApiError::overloaded())?;
-        Ok(Admitted { room, slot })
+    }
+
+    /// How many admitted connections are open.
+    pub fn open(&self) -> usize {
+        self.slots.in_use()
     }
 
     /// Waits until every admitted connection has ended, or `within` passes; returns whether
     /// they all ended.
     pub async fn wait_all_closed(&self, within: Duration) -> bool {
-        let all = self.slots.acquire_many(self.max);
-        matches!(tokio::time::timeout(within, all).await, Ok(Ok(_)))
+        self.slots.wait_empty(within).await
     }
+}
+
+/// A browser's own word that another site made this request (`<img>`, `<script>` or a
+/// fetch on a foreign page send no `Origin` on GET, but they send this).
+pub fn cross_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|value| value.as_bytes() == b"cross-site")
+}
+
+fn refusal(full: Full) -> ApiError {
+    crate::telemetry::refused(match full {
+        Full::Total => "streams_full",
+        Full::PerAddress => "streams_per_ip",
+    });
+    let mut error = match full {
+        Full::Total => ApiError::overloaded(),
+        Full::PerAddress => ApiError::new(
+            ErrorCode::RateLimited,
+            "Too many open connections from your address; close some and retry.",
+        ),
+    };
+    error.retry_after = Some(RETRY_AFTER_SECS);
+    error
 }

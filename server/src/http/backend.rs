@@ -14,7 +14,8 @@ use app::{
     backend::Backend,
     error::AppError,
     pages::RoomPageData,
-    protocol::{ChatMessage, RoomSummary, SessionInfo, Viewer},
+    protocol::{ChatMessage, RoomList, RoomSummary, SessionInfo, Viewer},
+    server_fns::ROOMS_ON_PAGE,
 };
 use axum::http::request::Parts;
 use std::net::IpAddr;
@@ -104,8 +105,9 @@ impl Backend for ServerBackend {
         self.state.accounts.log_out(&session).await.map_err(fault)
     }
 
-    async fn list_rooms(&self) -> Result<Vec<RoomSummary>, AppError> {
-        self.state.chat.list_rooms().await.map_err(fault)
+    async fn list_rooms(&self, cursor: Option<&str>) -> Result<RoomList, AppError> {
+        let chat = &self.state.chat;
+        chat.list_rooms(ROOMS_ON_PAGE, cursor).await.map_err(fault)
     }
 
     async fn create_room(

@@ -93,6 +93,18 @@ fn no_session() -> ApiError {
     ApiError::internal("no session on the request: is the session layer installed?")
 }
 
+/// Whether the request carries `Authorization: Bearer {expected}` (compared in constant
+/// time: the comparison must not reveal how much of a guess was right).
+pub fn bearer_matches(headers: &axum::http::HeaderMap, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
 /// The session the session layer attached to these request parts.
 pub fn session_of(parts: &Parts) -> Option<Session> {
     parts.extensions.get::<Session>().cloned()

@@ -5,6 +5,8 @@
 //!
 //! - [`state`]: what handlers reach; [`error`]: the API's error bodies; [`extract`]: bodies,
 //!   queries, identities and client addresses in the API's terms;
+//! - [`serve`]: the accept loop (header, idle and stall timeouts, per-address and total
+//!   connection caps through a [`gate`], [`stall`] detection);
 //! - [`origin`]: the Origin checks; [`admission`]: connection admission for the transports;
 //! - [`sessions`]: the cookie; [`headers`]: security headers; [`health`]: `/healthz`;
 //! - [`backend`]: the server functions' port onto the same services.
@@ -13,10 +15,13 @@ pub mod admission;
 pub mod backend;
 pub mod error;
 pub mod extract;
+pub mod gate;
 pub mod headers;
 pub mod health;
 pub mod origin;
+pub mod serve;
 pub mod sessions;
+pub mod stall;
 pub mod state;
 
 use crate::{api, transport};
@@ -29,10 +34,11 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sessions::CookiePolicy;
 use state::AppState;
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 use tower_http::{
     compression::CompressionLayer,
     limit::RequestBodyLimitLayer,
+    timeout::RequestBodyTimeoutLayer,
     trace::{DefaultOnFailure, TraceLayer},
 };
 use tower_sessions::SessionStore;
@@ -42,6 +48,7 @@ pub fn router<S: SessionStore + Clone>(
     state: AppState,
     sessions: S,
     cookies: CookiePolicy,
+    body_timeout: Duration,
 ) -> Router {
     let backend: SharedBackend = Arc::new(ServerBackend::new(state.clone()));
     let pages = generate_route_list(App);
@@ -63,9 +70,16 @@ pub fn router<S: SessionStore + Clone>(
             state.admission.origins().clone(),
             origin::guard,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.admission.origins().clone(),
+            origin::host_guard,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Server functions read their bodies without axum's extractors: cap every body.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // A client that trickles its body out holds a request open: it gets this long.
+        // (Outside the limit, so a body over the limit still reads as "too large".)
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(middleware::from_fn(api_error_bodies))
         .layer(sessions::layer(sessions, cookies))
         .layer(CompressionLayer::new())

@@ -7,7 +7,7 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer, SessionStore
 pub struct CookiePolicy {
     /// Only over HTTPS (`--public-url https://…`).
     pub secure: bool,
-    /// Days without use before the session expires (each use extends it).
+    /// Days without use before the session expires (use extends it).
     pub idle_days: u32,
 }
 
@@ -22,8 +22,9 @@ pub fn layer<S: SessionStore + Clone>(
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(cookies.secure)
-        // Save on every use, so an active session keeps moving its expiry forward.
-        .with_always_save(true)
+        // Saved only when it changes: the account service extends an active session's expiry
+        // at most once a minute, so a request (a static file, /livez) writes nothing.
+        .with_always_save(false)
         .with_expiry(Expiry::OnInactivity(
             tower_sessions::cookie::time::Duration::days(i64::from(cookies.idle_days.max(1))),
         ))

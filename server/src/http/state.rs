@@ -17,6 +17,9 @@ pub struct AppState {
     pub admission: Admission,
     /// The admin API's bearer token (`None`: the admin API is off).
     pub admin_token: Option<Arc<str>>,
+    /// The bearer token for `/metrics` and the detailed `/healthz` on this listener (`None`:
+    /// `/metrics` is not served here, `/healthz` says only ok or degraded).
+    pub metrics_token: Option<Arc<str>>,
     /// Whether the client IP comes from `X-Forwarded-For` (behind a trusted proxy).
     pub trust_proxy: bool,
     /// Leptos' settings (site root, output name) for rendering and static files.

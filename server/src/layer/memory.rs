@@ -186,6 +186,7 @@ impl LocalRouter {
                     lagging.push(member.name.clone());
                 }
             }
+            crate::telemetry::delivered(members.len() - lagging.len());
         }
         if lagging.is_empty() {
             GroupChanges::default()
@@ -230,10 +231,16 @@ impl LocalRouter {
             return changes;
         }
         let mut tables = self.write();
+        let mut dropped = 0;
         for name in names {
             if tables.remove_channel(name, &mut changes) {
-                tracing::warn!(channel = %name, "mailbox full: dropping a slow consumer");
+                dropped += 1;
             }
+        }
+        drop(tables);
+        if dropped > 0 {
+            crate::telemetry::mailboxes_overflowed(dropped);
+            tracing::debug!(dropped, "mailbox full: dropping slow consumers");
         }
         changes
     }
@@ -288,6 +295,7 @@ pub struct MemoryLayer {
 impl MemoryLayer {
     /// A layer whose mailboxes hold `capacity` deliveries.
     pub fn new(capacity: usize) -> Self {
+        crate::telemetry::layer_up(true);
         Self {
             router: LocalRouter::new(super::new_process_id(), capacity),
         }

@@ -52,6 +52,12 @@ pub enum Delivery {
         /// Why the connection ends.
         reason: CloseReason,
     },
+    /// A session of the group's user ended (log-out, revocation): its connections close.
+    /// `session` is the session's handle, or 0 for every session of the user.
+    SessionEnded {
+        /// Which session (0: all of them).
+        session: u64,
+    },
     /// The layer may have lost deliveries (Redis reconnected): re-read from the store.
     Resync,
     /// This process is shutting down: close the connection (1001), the client reconnects
@@ -69,6 +75,12 @@ pub enum CloseReason {
     TooLarge,
     /// The client kept sending after being told to slow down.
     TooFast,
+    /// The client sent a text frame that is not UTF-8.
+    InvalidText,
+    /// The client broke the WebSocket protocol (bad framing, an unmasked frame, …).
+    ProtocolError,
+    /// The session was logged out or revoked: the connection's identity is gone.
+    SessionEnded,
 }
 
 impl CloseReason {
@@ -78,6 +90,9 @@ impl CloseReason {
             CloseReason::RoomDeleted => 1,
             CloseReason::TooLarge => 2,
             CloseReason::TooFast => 3,
+            CloseReason::InvalidText => 4,
+            CloseReason::ProtocolError => 5,
+            CloseReason::SessionEnded => 6,
         }
     }
 
@@ -87,6 +102,9 @@ impl CloseReason {
             1 => Some(CloseReason::RoomDeleted),
             2 => Some(CloseReason::TooLarge),
             3 => Some(CloseReason::TooFast),
+            4 => Some(CloseReason::InvalidText),
+            5 => Some(CloseReason::ProtocolError),
+            6 => Some(CloseReason::SessionEnded),
             _ => None,
         }
     }
@@ -146,6 +164,12 @@ pub trait ChannelLayer: Send + Sync + 'static {
 
     /// A short name for logs and `/healthz` (`memory`, `redis`).
     fn kind(&self) -> &'static str;
+
+    /// The state of each part the layer depends on (Redis: its publisher and subscriber),
+    /// for `/healthz`.
+    fn parts(&self) -> Vec<(&'static str, bool)> {
+        Vec::new()
+    }
 
     /// Waits until everything sent so far has left this process (a short-lived publisher
     /// such as `parlor broadcast` calls it before exiting).

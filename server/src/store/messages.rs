@@ -331,6 +331,7 @@ async fn update_rooms(
         ") UPDATE rooms SET
              message_count = message_count + batch.added,
              last_message_at = MAX(COALESCE(last_message_at, 0), batch.sent_at),
+             active_at = MAX(active_at, batch.sent_at),
              last_seq = batch.seq,
              last_message_id = batch.message_id
          FROM batch WHERE rooms.id = batch.id",

@@ -12,7 +12,7 @@ mod rooms;
 mod users;
 
 pub use messages::{Inserted, MessageRecord, NewMessage, RoomHead};
-pub use rooms::{RoomRecord, RoomWithStats};
+pub use rooms::{RoomCursor, RoomRecord, RoomWithStats};
 pub use users::UserRecord;
 
 use sqlx::{

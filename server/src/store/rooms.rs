@@ -28,6 +28,20 @@ pub struct RoomWithStats {
     pub last_message_at: Option<i64>,
     /// Who owns it.
     pub owner_id: Option<i64>,
+    /// Its activity time (newest message, else creation), Unix milliseconds: with the id,
+    /// the room list's order and cursor.
+    pub active_at: i64,
+    /// Row id (the cursor's tie-breaker).
+    pub id: i64,
+}
+
+/// Where a page of the room list starts: after this room in activity order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoomCursor {
+    /// The last listed room's activity time.
+    pub active_at: i64,
+    /// The last listed room's id.
+    pub id: i64,
 }
 
 impl Store {
@@ -38,14 +52,16 @@ impl Store {
         title: &str,
         owner_id: Option<i64>,
     ) -> Result<RoomRecord, StoreError> {
+        let now = now_millis();
         sqlx::query_as::<_, RoomRecord>(
-            "INSERT INTO rooms (slug, title, owner_id, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO rooms (slug, title, owner_id, created_at, active_at) VALUES (?, ?, ?, ?, ?)
              RETURNING id, slug, title, owner_id",
         )
         .bind(slug)
         .bind(title)
         .bind(owner_id)
-        .bind(now_millis())
+        .bind(now)
+        .bind(now)
         .fetch_one(&self.pool)
         .await
         .map_err(StoreError::from_insert)
@@ -71,21 +87,47 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Every room, the most recently active first.
-    pub async fn list_rooms(&self) -> Result<Vec<RoomWithStats>, StoreError> {
+    /// Up to `limit` rooms, the most recently active first, after `cursor` (one index walk).
+    pub async fn list_rooms(
+        &self,
+        limit: u32,
+        cursor: Option<RoomCursor>,
+    ) -> Result<Vec<RoomWithStats>, StoreError> {
+        let cursor = cursor.unwrap_or(RoomCursor {
+            active_at: i64::MAX,
+            id: i64::MAX,
+        });
         let rooms = sqlx::query_as::<_, RoomWithStats>(
-            "SELECT slug, title, message_count, last_message_at, owner_id FROM rooms
-             ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC",
+            "SELECT slug, title, message_count, last_message_at, owner_id, active_at, id
+             FROM rooms WHERE (active_at, id) < (?, ?)
+             ORDER BY active_at DESC, id DESC LIMIT ?",
         )
+        .bind(cursor.active_at)
+        .bind(cursor.id)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         Ok(rooms)
     }
 
+    /// How many rooms `owner_id` owns, and how many of them were created at or after `since`
+    /// (Unix milliseconds): the room quota's counts.
+    pub async fn rooms_owned(&self, owner_id: i64, since: i64) -> Result<(i64, i64), StoreError> {
+        let counts = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT COUNT(*), COALESCE(SUM(created_at >= ?), 0) FROM rooms WHERE owner_id = ?",
+        )
+        .bind(since)
+        .bind(owner_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(counts)
+    }
+
     /// One room's figures.
     pub async fn room_stats(&self, room_id: i64) -> Result<Option<RoomWithStats>, StoreError> {
         let room = sqlx::query_as::<_, RoomWithStats>(
-            "SELECT slug, title, message_count, last_message_at, owner_id FROM rooms WHERE id = ?",
+            "SELECT slug, title, message_count, last_message_at, owner_id, active_at, id
+             FROM rooms WHERE id = ?",
         )
         .bind(room_id)
         .fetch_optional(&self.pool)

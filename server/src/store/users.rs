@@ -11,6 +11,9 @@ pub struct UserRecord {
     pub display_name: String,
     /// A display-name-only guest (no password).
     pub is_guest: bool,
+    /// Bumped when the account's sessions are revoked: a session bound under an older epoch
+    /// no longer counts.
+    pub session_epoch: i64,
 }
 
 impl Store {
@@ -18,7 +21,7 @@ impl Store {
     pub async fn create_guest(&self, display_name: &str) -> Result<UserRecord, StoreError> {
         let record = sqlx::query_as::<_, UserRecord>(
             "INSERT INTO users (display_name, is_guest, created_at) VALUES (?, 1, ?)
-             RETURNING id, display_name, is_guest",
+             RETURNING id, display_name, is_guest, session_epoch",
         )
         .bind(display_name)
         .bind(now_millis())
@@ -35,7 +38,7 @@ impl Store {
     ) -> Result<Option<UserRecord>, StoreError> {
         let record = sqlx::query_as::<_, UserRecord>(
             "UPDATE users SET display_name = ? WHERE id = ?
-             RETURNING id, display_name, is_guest",
+             RETURNING id, display_name, is_guest, session_epoch",
         )
         .bind(display_name)
         .bind(id)
@@ -55,7 +58,8 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let record = sqlx::query_as::<_, UserRecord>(
-            "SELECT id, display_name, is_guest FROM users WHERE is_system = 1 AND display_name = ?",
+            "SELECT id, display_name, is_guest, session_epoch FROM users
+             WHERE is_system = 1 AND display_name = ?",
         )
         .bind(display_name)
         .fetch_one(&self.pool)
@@ -73,7 +77,7 @@ impl Store {
         sqlx::query_as::<_, UserRecord>(
             "INSERT INTO users (display_name, is_guest, username, username_key, password_hash, created_at)
              VALUES (?, 0, ?, ?, ?, ?)
-             RETURNING id, display_name, is_guest",
+             RETURNING id, display_name, is_guest, session_epoch",
         )
         .bind(username)
         .bind(username)
@@ -90,29 +94,52 @@ impl Store {
         &self,
         username_key: &str,
     ) -> Result<Option<(UserRecord, String)>, StoreError> {
-        let row = sqlx::query_as::<_, (i64, String, bool, String)>(
-            "SELECT id, display_name, is_guest, password_hash FROM users
+        let row = sqlx::query_as::<_, (i64, String, bool, i64, String)>(
+            "SELECT id, display_name, is_guest, session_epoch, password_hash FROM users
              WHERE username_key = ? AND password_hash IS NOT NULL",
         )
         .bind(username_key)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, display_name, is_guest, hash)| {
-            (
-                UserRecord {
-                    id,
-                    display_name,
-                    is_guest,
-                },
-                hash,
-            )
-        }))
+        Ok(
+            row.map(|(id, display_name, is_guest, session_epoch, hash)| {
+                (
+                    UserRecord {
+                        id,
+                        display_name,
+                        is_guest,
+                        session_epoch,
+                    },
+                    hash,
+                )
+            }),
+        )
+    }
+
+    /// Whether an account (not a guest or system user) has this username key.
+    pub async fn username_taken(&self, username_key: &str) -> Result<bool, StoreError> {
+        let found = sqlx::query_scalar::<_, i64>("SELECT 1 FROM users WHERE username_key = ?")
+            .bind(username_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Revokes every session of the user: bumps its epoch and returns the new one.
+    pub async fn revoke_sessions(&self, id: i64) -> Result<i64, StoreError> {
+        let epoch = sqlx::query_scalar::<_, i64>(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ? RETURNING session_epoch",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(epoch)
     }
 
     /// Looks a user up by id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
         let record = sqlx::query_as::<_, UserRecord>(
-            "SELECT id, display_name, is_guest FROM users WHERE id = ?",
+            "SELECT id, display_name, is_guest, session_epoch FROM users WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)

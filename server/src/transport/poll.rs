@@ -10,7 +10,12 @@
 
 use crate::{
     chat::{Room, WatchEvent, MAX_PAGE},
-    http::{admission::OriginRule, error::ApiError, extract::ApiQuery, state::AppState},
+    http::{
+        admission::OriginRule,
+        error::ApiError,
+        extract::{ApiQuery, ClientIp},
+        state::AppState,
+    },
 };
 use app::protocol::{ChatMessage, ServerFrame};
 use axum::{
@@ -43,8 +48,14 @@ pub async fn read(
     Path(slug): Path<String>,
     ApiQuery(query): ApiQuery<ReadQuery>,
     headers: axum::http::HeaderMap,
+    ClientIp(client): ClientIp,
 ) -> Result<Json<Vec<ServerFrame>>, ApiError> {
-    let messages = read_messages(&state, &slug, query, &headers).await?;
+    // Another site's page may not read the API with the visitor's cookie, even without
+    // holding anything open.
+    state
+        .admission
+        .check_origin(&headers, OriginRule::RefuseForeign)?;
+    let messages = read_messages(&state, &slug, query, &headers, client).await?;
     Ok(Json(
         messages.into_iter().map(ServerFrame::Message).collect(),
     ))
@@ -55,6 +66,7 @@ async fn read_messages(
     slug: &str,
     query: ReadQuery,
     headers: &axum::http::HeaderMap,
+    client: Option<std::net::IpAddr>,
 ) -> Result<Vec<ChatMessage>, ApiError> {
     let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
     let after = match query.after {
@@ -65,7 +77,13 @@ async fn read_messages(
     // A waiting poll holds a connection slot: another site's pages may not take them.
     let admitted = state
         .admission
-        .admit(&state.chat, headers, slug, OriginRule::RefuseForeign)
+        .admit(
+            &state.chat,
+            headers,
+            client,
+            slug,
+            OriginRule::RefuseForeign,
+        )
         .await?;
     wait_for_news(
         state,
@@ -104,6 +122,7 @@ async fn wait_for_news(
     limit: u32,
     wait: Duration,
 ) -> Result<Vec<ChatMessage>, ApiError> {
+    let _open = crate::telemetry::OpenConnection::new("longpoll");
     // Join first, then look: a message stored in between is either already in the store
     // read or wakes the watch.
     let mut watch = state.chat.watch(room).await?;

@@ -8,9 +8,15 @@
 //! buffering it. The stream is a consumer like any
 //! other: it has its own channel in the room's group.
 
+use crate::http::gate::Pass;
 use crate::{
     chat::{FeedEvent, RoomFeed},
-    http::{admission::OriginRule, error::ApiError, extract::ApiQuery, state::AppState},
+    http::{
+        admission::OriginRule,
+        error::ApiError,
+        extract::{ApiQuery, ClientIp, MaybeIdentity},
+        state::AppState,
+    },
 };
 use axum::{
     extract::{Path, State},
@@ -23,7 +29,6 @@ use axum::{
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 use std::{convert::Infallible, time::Duration};
-use tokio::sync::OwnedSemaphorePermit;
 
 /// How often an idle stream says it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -43,19 +48,30 @@ pub async fn events(
     Path(slug): Path<String>,
     ApiQuery(query): ApiQuery<EventsQuery>,
     headers: HeaderMap,
+    ClientIp(client): ClientIp,
+    MaybeIdentity(viewer): MaybeIdentity,
 ) -> Result<Response, ApiError> {
     // A cross-site page may not read our stream with the visitor's cookie (EventSource
     // sends Origin only cross-origin, so its absence is fine here).
     let admitted = state
         .admission
-        .admit(&state.chat, &headers, &slug, OriginRule::RefuseForeign)
+        .admit(
+            &state.chat,
+            &headers,
+            client,
+            &slug,
+            OriginRule::RefuseForeign,
+        )
         .await?;
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = last_event_id.or(query.after);
-    let feed = state.chat.follow(&admitted.room, after).await?;
+    let feed = state
+        .chat
+        .follow(&admitted.room, after, viewer.as_ref())
+        .await?;
     let events = stream_of(feed, admitted.slot);
     // The keep-alive is the customary comment plus a named `ping` event: scripts cannot see
     // comments, but they see the event, so a client notices a stream that a buffering proxy
@@ -78,15 +94,13 @@ pub async fn events(
 
 /// The feed as SSE events, after a first comment that sets the browser's retry delay. The
 /// slot is held as long as the stream lives.
-fn stream_of(
-    feed: RoomFeed,
-    slot: OwnedSemaphorePermit,
-) -> impl futures::Stream<Item = Result<Event, Infallible>> {
+fn stream_of(feed: RoomFeed, slot: Pass) -> impl futures::Stream<Item = Result<Event, Infallible>> {
     let first = Event::default()
         .retry(Duration::from_millis(RETRY_MS))
         .comment("connected");
+    let open = crate::telemetry::OpenConnection::new("sse");
     stream::once(async move { Ok::<_, Infallible>(first) }).chain(stream::unfold(
-        (feed, slot, false),
+        (feed, (slot, open), false),
         |(mut feed, slot, done)| async move {
             if done {
                 return None;

@@ -141,13 +141,26 @@ async fn the_cookie_is_secure_behind_an_https_public_url() {
         settings.serve.public_url = Some("https://chat.example.com".to_owned());
     })
     .await;
-    let response = server
+    // Only the public name is answered (DNS rebinding): by address, the request is refused.
+    let by_address = server
         .anonymous()
         .post(
             "/api/signup",
             &json!({ "username": "secure", "password": "password1" }),
         )
         .await;
+    assert_eq!(by_address.status(), 403);
+    let client = server.anonymous();
+    let response = client
+        .http
+        .post(client.url("/api/signup"))
+        .header("host", "chat.example.com")
+        .header("origin", "https://chat.example.com")
+        .json(&json!({ "username": "secure", "password": "password1" }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 201);
     let cookie = session_cookie(&response).expect("cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
     server.shutdown().await;

@@ -12,6 +12,9 @@ use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
 };
 
+/// The metrics token test servers and processes run with (detailed `/healthz`, `/metrics`).
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 /// How long a test waits for something that should happen.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -36,6 +39,7 @@ impl TestServer {
         let database = dir.path().join("parlor.db");
         let mut settings = Settings::new(database.clone());
         settings.serve.allow_guests = true;
+        settings.serve.metrics_token = Some(METRICS_TOKEN.to_owned());
         adjust(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -48,7 +48,10 @@ async fn wait_for_health(base: &str, want: u16) -> Value {
     let client = reqwest::Client::new();
     let mut last = None;
     for _ in 0..200 {
-        if let Ok(response) = client.get(format!("{base}/healthz")).send().await {
+        let request = client
+            .get(format!("{base}/healthz"))
+            .bearer_auth(crate::helpers::METRICS_TOKEN);
+        if let Ok(response) = request.send().await {
             let status = response.status().as_u16();
             let body: Value = response.json().await.unwrap_or(Value::Null);
             if status == want {

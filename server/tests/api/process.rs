@@ -102,6 +102,8 @@ impl ParlorProcess {
             .arg("--database")
             .arg(database)
             .args(["--log", "warn", "--allow-guests", "--message-rate", "0"])
+            .args(["--metrics-token", crate::helpers::METRICS_TOKEN])
+            .args(["--signups-per-ip-per-hour", "0"])
             .args(extra)
             .stdout(Stdio::null())
             .spawn()

@@ -1,6 +1,6 @@
 //! The REST API, black-box.
 
-use crate::helpers::TestServer;
+use crate::helpers::{TestServer, METRICS_TOKEN};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -203,12 +203,32 @@ async fn cross_origin_posts_are_refused() {
 }
 
 #[tokio::test]
-async fn health_reports_store_and_layer() {
+async fn health_reports_store_writer_and_layer_to_the_token_only() {
     let server = TestServer::start().await;
-    let response = server.anonymous().get("/healthz").await;
+    let anonymous: Value = server
+        .anonymous()
+        .get("/healthz")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        anonymous,
+        json!({ "status": "ok" }),
+        "no detail for strangers"
+    );
+    let response = server
+        .anonymous()
+        .http
+        .get(server.url("/healthz"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["store"], "ok");
+    assert_eq!(body["writer"], "ok");
     assert_eq!(body["layer"]["kind"], "memory");
     server.shutdown().await;
 }

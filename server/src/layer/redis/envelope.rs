@@ -11,6 +11,7 @@ const KIND_FRAME: u8 = b'F';
 const KIND_CLOSE: u8 = b'C';
 const KIND_RESYNC: u8 = b'R';
 const KIND_GO_AWAY: u8 = b'G';
+const KIND_SESSION_ENDED: u8 = b'S';
 
 /// A decoded message from Redis.
 pub(super) struct Envelope {
@@ -29,6 +30,7 @@ pub(super) fn encode(origin: &str, target: Option<&str>, delivery: &Delivery) ->
         Delivery::Message { frame, .. } => 16 + frame.len(),
         Delivery::Frame(frame) => frame.len(),
         Delivery::Close { frame, .. } => 1 + frame.len(),
+        Delivery::SessionEnded { .. } => 8,
         Delivery::Resync | Delivery::GoAway => 0,
     };
     let mut out = BytesMut::with_capacity(4 + origin.len() + target.len() + body_len);
@@ -51,6 +53,10 @@ pub(super) fn encode(origin: &str, target: Option<&str>, delivery: &Delivery) ->
             out.put_u8(KIND_CLOSE);
             out.put_u8(reason.to_byte());
             out.put_slice(frame.as_bytes());
+        }
+        Delivery::SessionEnded { session } => {
+            out.put_u8(KIND_SESSION_ENDED);
+            out.put_u64(*session);
         }
         Delivery::Resync => out.put_u8(KIND_RESYNC),
         Delivery::GoAway => out.put_u8(KIND_GO_AWAY),
@@ -90,6 +96,14 @@ pub(super) fn decode(raw: &[u8]) -> Option<Envelope> {
             Delivery::Close {
                 reason,
                 frame: frame(buf)?,
+            }
+        }
+        KIND_SESSION_ENDED => {
+            if buf.remaining() < 8 {
+                return None;
+            }
+            Delivery::SessionEnded {
+                session: buf.get_u64(),
             }
         }
         KIND_RESYNC => Delivery::Resync,
@@ -133,6 +147,7 @@ mod tests {
                 frame: Frame::from_static(r#"{"type":"room_deleted"}"#),
                 reason: CloseReason::RoomDeleted,
             },
+            Delivery::SessionEnded { session: 7 },
             Delivery::Resync,
             Delivery::GoAway,
         ];

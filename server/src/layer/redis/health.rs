@@ -24,6 +24,8 @@ pub(super) struct Health {
     dropped: Mutex<HashSet<String>>,
     /// Subscriber connections made so far (one, unless Redis went away).
     pub(super) subscriber_connections: AtomicU64,
+    /// Whether the publish queue overflowed and has not drained since.
+    queue_full: AtomicBool,
 }
 
 impl Health {
@@ -36,12 +38,35 @@ impl Health {
             reported: Mutex::new(None),
             dropped: Mutex::new(HashSet::new()),
             subscriber_connections: AtomicU64::new(0),
+            queue_full: AtomicBool::new(false),
+        }
+    }
+
+    /// A publish was dropped for a full queue; the first of an episode is logged.
+    pub(super) fn note_queue_full(&self) {
+        if !self.queue_full.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                "the Redis publish queue is full: dropping publishes; their rooms re-read \
+                 from the database once Redis keeps up"
+            );
+        }
+    }
+
+    /// The publisher sent a batch: an overflow episode, if any, is over.
+    pub(super) fn note_queue_drained(&self) {
+        if self.queue_full.swap(false, Ordering::AcqRel) {
+            tracing::info!("the Redis publish queue drained");
         }
     }
 
     /// Both connections up.
     pub(super) fn ok(&self) -> bool {
         self.publisher_ok() && self.subscriber.load(Ordering::Acquire)
+    }
+
+    /// The subscriber's connection is up and subscribed.
+    pub(super) fn subscriber_ok(&self) -> bool {
+        self.subscriber.load(Ordering::Acquire)
     }
 
     /// The publisher's connection is up (other processes can be reached).
@@ -63,6 +88,7 @@ impl Health {
 
     fn report(&self, reason: &str) {
         let now = self.ok();
+        crate::telemetry::layer_up(now);
         let mut reported = self
             .reported
             .lock()
@@ -96,6 +122,7 @@ impl Health {
     /// Remembers that a publish to `topic` (a group topic) may not have gone out.
     pub(super) fn note_dropped(&self, topic: Option<String>) {
         if let Some(topic) = topic {
+            crate::telemetry::publishes_dropped(1);
             self.dropped
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner())

@@ -65,7 +65,9 @@ mod timeouts {
 
 /// How long `group_add` waits for Redis to confirm a SUBSCRIBE before serving locally only.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
-/// Publishes queued before the newest are dropped (their groups resync instead).
+/// Publishes waiting for Redis at most. Past this the newest are dropped and their groups
+/// told to resync from the store once Redis keeps up again: memory stays bounded and nothing
+/// stored is lost.
 const PUBLISH_QUEUE: usize = 65_536;
 /// How long closing waits for the queued publishes to leave.
 const CLOSE_FLUSH: Duration = Duration::from_secs(3);
@@ -166,7 +168,9 @@ impl RedisLayer {
             topic, to_group, ..
         })) = self.publisher.try_send(outgoing)
         {
-            // Redis is far behind: drop this one, and make its group resync later.
+            // Redis is far behind: drop this one, and make its group resync later (the
+            // policy: bounded memory; the store has the message; logged once per episode).
+            self.health.note_queue_full();
             self.health.note_dropped(to_group.then_some(topic));
         }
     }
@@ -252,6 +256,22 @@ impl ChannelLayer for RedisLayer {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    fn parts(&self) -> Vec<(&'static str, bool)> {
+        // A task that ended (it cannot while the layer is open, short of a bug) is dead
+        // whatever its connection's last state.
+        let alive = |index: usize| {
+            self.tasks
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .get(index)
+                .is_some_and(|task| !task.is_finished())
+        };
+        vec![
+            ("subscriber", self.health.subscriber_ok() && alive(0)),
+            ("publisher", self.health.publisher_ok() && alive(1)),
+        ]
     }
 
     async fn flush(&self) -> Result<(), LayerError> {

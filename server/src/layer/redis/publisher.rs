@@ -168,6 +168,9 @@ impl Publisher {
                 self.health.note_dropped(Some(topic));
             }
         }
+        if sent.is_ok() {
+            self.health.note_queue_drained();
+        }
         for done in flushes {
             let _ = done.send(sent.is_ok());
         }

@@ -105,6 +105,7 @@ impl Subscriber {
         self.health
             .subscriber_connections
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::telemetry::layer_connected();
         self.health.set_subscriber(true, "");
         // Whatever other processes published while we were not subscribed is in the store:
         // every local consumer re-reads from its last message.

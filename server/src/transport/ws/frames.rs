@@ -28,6 +28,9 @@ pub(super) fn close_for(reason: CloseReason) -> (u16, &'static str) {
         CloseReason::RoomDeleted => (close_codes::ROOM_DELETED, "room deleted"),
         CloseReason::TooLarge => (close_codes::TOO_LARGE, "message too large"),
         CloseReason::TooFast => (close_codes::POLICY, "too many messages"),
+        CloseReason::InvalidText => (close_codes::INVALID_TEXT, "text frames must be UTF-8"),
+        CloseReason::ProtocolError => (close_codes::PROTOCOL, "protocol error"),
+        CloseReason::SessionEnded => (close_codes::SESSION_ENDED, "logged out"),
     }
 }
 

@@ -5,12 +5,13 @@ use super::{
     reader::{self, Reader, ReaderEnd, Replies},
     writer, CLOSE_GRACE, MAX_MESSAGE_BYTES,
 };
+use crate::http::gate::Pass;
 use crate::{
     chat::RoomFeed,
     http::{
         admission::OriginRule,
         error::ApiError,
-        extract::{ApiQuery, MaybeIdentity},
+        extract::{ApiQuery, ClientIp, MaybeIdentity},
         state::AppState,
     },
 };
@@ -25,12 +26,10 @@ use axum::{
 use futures::StreamExt;
 use serde::Deserialize;
 use std::sync::{atomic::AtomicU64, Arc};
-use tokio::sync::OwnedSemaphorePermit;
 
-/// Largest single frame read. A frame between the message limit and this one is read to its
-/// end and then refused with a `too_large` error frame and close code 1009; a frame over this
-/// one is cut off at its header (the client may see a reset instead of the explanation).
-const MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// Largest single frame read: the message limit, so a frame over it is refused at its header,
+/// before its payload is buffered (a `too_large` error frame, then close code 1009).
+const MAX_FRAME_BYTES: usize = MAX_MESSAGE_BYTES;
 /// tungstenite reserves this much per connection for reading (its default of 128 KiB made
 /// an idle socket cost ~130 KiB).
 const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -51,13 +50,17 @@ pub async fn handler(
     Path(slug): Path<String>,
     ApiQuery(query): ApiQuery<ConnectQuery>,
     headers: HeaderMap,
+    ClientIp(client): ClientIp,
     MaybeIdentity(identity): MaybeIdentity,
 ) -> Result<Response, ApiError> {
     let admitted = state
         .admission
-        .admit(&state.chat, &headers, &slug, OriginRule::Required)
+        .admit(&state.chat, &headers, client, &slug, OriginRule::Required)
         .await?;
-    let feed = state.chat.follow(&admitted.room, query.after).await?;
+    let feed = state
+        .chat
+        .follow(&admitted.room, query.after, identity.as_ref())
+        .await?;
     let replies = Replies::new(state.chat.layer().clone(), feed.channel_name().clone());
     let reader = Reader::new(state.chat.clone(), admitted.room, identity, replies);
     let slot = admitted.slot;
@@ -70,7 +73,8 @@ pub async fn handler(
 
 /// One connection's consumer: the reader and the writer until either ends, then a short
 /// grace for the other. The slot is held until the end.
-async fn run(socket: WebSocket, feed: RoomFeed, reader: Reader, _slot: OwnedSemaphorePermit) {
+async fn run(socket: WebSocket, feed: RoomFeed, reader: Reader, _slot: Pass) {
+    let _open = crate::telemetry::OpenConnection::new("ws");
     let (sink, stream) = socket.split();
     // The reader counts what it hears; the writer, at each ping, checks that the count moved
     // (a timer per read would cost every wake-up of a busy connection).

@@ -139,18 +139,7 @@ impl Reader {
             )),
             // Pings are answered by tungstenite; Close is answered while we keep reading.
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => Action::Nothing,
-            Err(error) if is_too_large(&error) => Action::Close(
-                error_frame(
-                    ErrorCode::TooLarge,
-                    &format!("Messages are limited to {} KiB.", MAX_MESSAGE_BYTES / 1024),
-                    None,
-                ),
-                CloseReason::TooLarge,
-            ),
-            Err(error) => {
-                tracing::debug!(%error, "WebSocket read failed");
-                Action::Stop
-            }
+            Err(error) => read_failed(&error),
         }
     }
 
@@ -279,14 +268,41 @@ async fn finish(in_flight: &mut FuturesOrdered<InFlight>) {
     let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
 }
 
-fn is_too_large(error: &axum::Error) -> bool {
+/// What to do after a read error: say what was wrong and close with the code RFC 6455 asks
+/// for (1009 too big, 1007 not UTF-8, 1002 bad framing), or stop when the connection broke.
+fn read_failed(error: &axum::Error) -> Action {
+    let (code, message, reason) = match tungstenite_error(error) {
+        Some(tungstenite::Error::Capacity(_)) => (
+            ErrorCode::TooLarge,
+            format!("Messages are limited to {} KiB.", MAX_MESSAGE_BYTES / 1024),
+            CloseReason::TooLarge,
+        ),
+        Some(tungstenite::Error::Utf8(_)) => (
+            ErrorCode::BadFrame,
+            "Text frames must be UTF-8.".to_owned(),
+            CloseReason::InvalidText,
+        ),
+        Some(tungstenite::Error::Protocol(violation)) => (
+            ErrorCode::BadFrame,
+            format!("WebSocket protocol error: {violation}."),
+            CloseReason::ProtocolError,
+        ),
+        _ => {
+            tracing::debug!(%error, "WebSocket read failed");
+            return Action::Stop;
+        }
+    };
+    Action::Close(error_frame(code, &message, None), reason)
+}
+
+/// The tungstenite error under axum's.
+fn tungstenite_error(error: &axum::Error) -> Option<&tungstenite::Error> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = current.downcast_ref::<tungstenite::Error>()
-        {
-            return true;
+        if let Some(found) = current.downcast_ref::<tungstenite::Error>() {
+            return Some(found);
         }
         source = current.source();
     }
-    false
+    None
 }
