@@ -14,6 +14,8 @@ SQLite file and a private redis-server), plus the bare broadcast server as the c
   store          messages/s through the chat service's store path
   T  transports  S1's load with every client on one transport: WebSocket, SSE, long polling,
                  short polling (1 s); deliveries/s, p99 and bytes per delivered message
+  soak           (only with --only soak) 10 minutes of S1 with listeners reconnecting every
+                 ~30 s; the server's RSS and open descriptors each minute must stay flat
 
 Needs `make build` (target/release/parlor) and the bench binary (built here). The load
 generator runs on the same machine as the servers, so figures are for the pair.
@@ -38,6 +40,7 @@ PARLOR = os.path.join(ROOT, "target", "release", "parlor")
 BENCH = os.path.join(ROOT, "target", "release", "bench")
 
 S1 = dict(rooms=20, clients_per_room=50, senders_per_room=5, rate=2.0, duration=20.0)
+SOAK_SECONDS = 600.0
 S2 = dict(rooms=1, clients_per_room=500, senders_per_room=1, rate=20.0, duration=20.0)
 # 20,000 sockets would need 20,000 file descriptors in the server plus its own files, and
 # this machine's hard limit per process is 20,000 (`ulimit -Hn`): S4 opens 19,800, from two
@@ -100,6 +103,10 @@ class Servers:
                 self.procs.append(subprocess.Popen(
                     [PARLOR, "serve", "--addr", f"127.0.0.1:{port}", "--database", database,
                      "--log", "warn", "--allow-guests", "--message-rate", "0", "--auth-per-minute", "0",
+                     # One load generator is one address making thousands of guests, rooms
+                     # and sockets: the per-address limits would stop it by design.
+                     "--signups-per-ip-per-hour", "0", "--max-connections-per-ip", "0",
+                     "--max-streams-per-ip", "0", "--room-quota", "0/0",
                      "--mailbox-capacity", "1024", *extra],
                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log))
                 self.urls.append(f"http://127.0.0.1:{port}")
@@ -224,6 +231,31 @@ def store_bench():
     raise RuntimeError("no JSON from the store bench")
 
 
+def soak(workdir):
+    """S1 for SOAK_SECONDS with listeners reconnecting every ~30 s; the server's memory and
+    descriptors sampled each minute must stay within 10 % of their median after warm-up."""
+    params = dict(S1, duration=SOAK_SECONDS, churn=30.0, sample_every=60.0)
+    r = fresh("memory", workdir, lambda s: load(s, "soak memory", params))
+    lines = [f"### Soak ({SOAK_SECONDS // 60:.0f} min of S1, listeners reconnecting every ~30 s, in-memory layer)", "",
+             row("soak memory", r), "", "| minute | server RSS MiB | open fds |", "|---|---|---|"]
+    rss = []
+    fds = []
+    for sample in r.get("samples", []):
+        rss.append(sum(sample["rss_kib"]) / 1024)
+        fds.append(sum(sample["fds"]))
+        lines.append(f"| {sample['at_s'] / 60:.0f} | {rss[-1]:.1f} | {fds[-1]} |")
+
+    def flat(values):
+        steady = values[1:] or values
+        median = sorted(steady)[len(steady) // 2]
+        return median > 0 and all(abs(v - median) <= 0.1 * median for v in steady)
+
+    lines += ["", f"RSS flat within ±10 % after the first minute: {'yes' if flat(rss) else 'NO'}; "
+              f"fds flat: {'yes' if flat(fds) else 'NO'}; lost {r['lost']}, "
+              f"reconnections {r['requests'] - r['connections']}.", ""]
+    return lines
+
+
 def row(name, r):
     lat = r["latency_ms"]
     cpu = " + ".join(f"{s['cpu_percent']:.0f}" for s in r["server"]) or "-"
@@ -313,6 +345,8 @@ def main():
                              f"{r['deliveries_per_s']:.0f} | {lat['p50']} / {lat['p99']} / {lat['max']} | "
                              f"{r['requests']} | {r['bytes_per_delivery']} | {cpu} |")
             lines.append("")
+        if "soak" in only:
+            lines += soak(workdir)
         if "store" in only:
             r = store_bench()
             lines += ["### Store", "", "| senders | messages | seconds | messages/s |", "|---|---|---|---|",

@@ -449,3 +449,52 @@ mod tests {
         assert_eq!(slug.as_str(), "ok-slug");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a client types, every parser answers: a value or a worded refusal.
+        #[test]
+        fn parsers_never_panic_and_refusals_say_why(raw in any::<String>()) {
+            let refusals = [
+                RoomSlug::parse(&raw).err(),
+                RoomTitle::parse(&raw).err(),
+                DisplayName::parse(&raw).err(),
+                MessageText::parse(&raw).err(),
+                ClientId::parse(&raw).err(),
+                Username::parse(&raw).err(),
+                Password::parse(&raw).err(),
+            ];
+            for refusal in refusals.into_iter().flatten() {
+                prop_assert!(!refusal.message.is_empty());
+                prop_assert!(!refusal.field.is_empty());
+            }
+        }
+
+        /// An accepted message is trimmed, within the limit, and without control characters
+        /// other than newlines; parsing it again changes nothing.
+        #[test]
+        fn accepted_text_keeps_its_rules(raw in "\\PC{0,50}[\\r\\n\\t ]{0,3}\\PC{0,50}") {
+            if let Ok(text) = MessageText::parse(&raw) {
+                let text = text.as_str();
+                prop_assert_eq!(text, text.trim());
+                prop_assert!(text.chars().count() <= MAX_MESSAGE_CHARS);
+                prop_assert!(text.chars().all(|c| !c.is_control() || c == '\n'));
+                let again = MessageText::parse(text).map(|t| t.as_str().to_owned());
+                prop_assert_eq!(again, Ok(text.to_owned()));
+            }
+        }
+
+        /// Slugs are exactly `[a-z0-9-]{1,48}`.
+        #[test]
+        fn slugs_match_their_pattern(raw in "[a-zA-Z0-9_-]{0,60}") {
+            let expected = !raw.is_empty()
+                && raw.len() <= MAX_SLUG_LEN
+                && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            prop_assert_eq!(RoomSlug::parse(&raw).is_ok(), expected);
+        }
+    }
+}

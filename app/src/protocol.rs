@@ -109,6 +109,8 @@ pub enum ErrorCode {
     Invalid,
     /// The frame or body exceeded the size limit; a WebSocket is closed after this one.
     TooLarge,
+    /// The request body did not arrive in time.
+    Timeout,
     /// The action needs an identity (an account, or a guest name where guests are allowed).
     LoginRequired,
     /// A credential (API token) is missing or wrong.
@@ -148,6 +150,7 @@ impl ErrorCode {
             ErrorCode::UnknownType => "unknown_type",
             ErrorCode::Invalid => "invalid",
             ErrorCode::TooLarge => "too_large",
+            ErrorCode::Timeout => "timeout",
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidCredentials => "invalid_credentials",
@@ -174,6 +177,7 @@ impl ErrorCode {
             }
             ErrorCode::Forbidden | ErrorCode::BadOrigin => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::Timeout => 408,
             ErrorCode::Conflict => 409,
             ErrorCode::TooLarge => 413,
             ErrorCode::Invalid => 422,
@@ -399,5 +403,30 @@ mod tests {
         let newer: ErrorCode = serde_json::from_str("\"from_the_future\"").expect("decodes");
         assert_eq!(newer, ErrorCode::Unknown);
         assert_eq!(ErrorCode::Invalid.http_status(), 422);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text a socket receives decodes to a frame or to an error, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics_the_decoder(raw in any::<String>()) {
+            let _ = serde_json::from_str::<ClientFrame>(&raw);
+        }
+
+        /// Send frames with any text and id decode as sent, extra fields ignored.
+        #[test]
+        fn send_frames_round_trip(text in any::<String>(), id in proptest::option::of("[ -~]{0,80}")) {
+            let mut value = serde_json::json!({ "type": "send", "text": text, "extra": [1, 2] });
+            if let Some(id) = &id {
+                value["client_id"] = serde_json::json!(id);
+            }
+            let decoded: ClientFrame = serde_json::from_value(value).expect("decodes");
+            prop_assert_eq!(decoded, ClientFrame::Send { text, client_id: id });
+        }
     }
 }

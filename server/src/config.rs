@@ -12,7 +12,10 @@ use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
 #[command(
     name = "parlor",
     version,
-    about = "Parlor: a self-hosted real-time chat server"
+    about = "Parlor: a self-hosted real-time chat server",
+    // A flag given twice takes its last value (a wrapper script's default, then the
+    // operator's own), as most servers do.
+    args_override_self = true
 )]
 pub struct Cli {
     /// What to do (default: serve).

@@ -26,7 +26,11 @@ use crate::{
         sessions::CookiePolicy,
         state::AppState,
     },
-    layer::{memory::MemoryLayer, redis::RedisLayer, ChannelLayer, LayerError},
+    layer::{
+        memory::MemoryLayer,
+        redis::{RedisLayer, RedisRate},
+        ChannelLayer, LayerError,
+    },
     limits,
     store::{Store, StoreError},
     tasks::{self, Tasks},
@@ -119,6 +123,14 @@ pub fn leptos_options() -> LeptosOptions {
         .unwrap_or_else(|_| LeptosOptions::builder().output_name("parlor").build());
     if options.output_name.is_empty() {
         options.output_name = "parlor".into();
+    }
+    // cargo-leptos writes the hashes of the site's files beside the binary; a binary run
+    // directly (not through `cargo leptos`) finds them there.
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        let beside_binary = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())));
+        options.hash_files = beside_binary.is_some_and(|path| path.exists());
     }
     options
 }
@@ -274,6 +286,19 @@ fn body_timeout(settings: &Settings) -> Duration {
     Duration::from_secs(settings.serve.body_timeout.max(1))
 }
 
+/// The limits the flags ask for; with Redis, the message rate is shared by every process.
+fn limits(settings: &Settings) -> Result<limits::Limits, LayerError> {
+    let limits = limits::Limits::new(settings.limits());
+    Ok(match &settings.serve.redis {
+        Some(url) => {
+            let shared = RedisRate::new(url, &settings.serve.redis_prefix)
+                .map_err(|e| LayerError::Unavailable(format!("bad Redis URL {url:?}: {e}")))?;
+            limits.with_shared_rate(Arc::new(shared))
+        }
+        None => limits,
+    })
+}
+
 /// The in-memory layer, or the Redis layer when a Redis URL is configured.
 pub fn channel_layer(settings: &Settings) -> Result<Arc<dyn ChannelLayer>, LayerError> {
     let serve = &settings.serve;
@@ -295,7 +320,7 @@ async fn serve_with<S: SessionStore + Clone>(
     sessions: S,
     mut tasks: Tasks,
 ) -> Result<RunningServer, StartError> {
-    let limits = Arc::new(limits::Limits::new(settings.limits()));
+    let limits = Arc::new(limits(&settings)?);
     let pruned = limits.clone();
     tasks.spawn(
         "rate limiter pruning",

@@ -47,6 +47,15 @@ impl Fault for Limited {
     }
 }
 
+/// A message rate shared by every process (Redis), checked after the process's own.
+#[async_trait::async_trait]
+pub trait SharedRate: Send + Sync {
+    /// Charges one message of `user_id` at `rate` per second with `burst`: `Some(Ok)` allowed,
+    /// `Some(Err)` refused, `None` unknown (the shared store is unreachable: the local limit
+    /// alone applies).
+    async fn allow(&self, user_id: i64, rate: u32, burst: u32) -> Option<Result<(), Limited>>;
+}
+
 /// The configured limits (0 turns a limit off).
 #[derive(Clone, Copy, Debug)]
 pub struct LimitSettings {
@@ -129,6 +138,10 @@ pub struct Limits {
     room_quota: RoomQuota,
     message_quota: Option<Quota>,
     messages: Option<DefaultKeyedRateLimiter<i64>>,
+    /// The message rate across processes, when there are several.
+    shared: Option<std::sync::Arc<dyn SharedRate>>,
+    /// The message rate and burst, for the shared check.
+    message_settings: (u32, u32),
 }
 
 fn per_minute(n: u32) -> Option<Quota> {
@@ -153,6 +166,8 @@ impl Limits {
             }),
             message_quota,
             messages: message_quota.map(RateLimiter::keyed),
+            shared: None,
+            message_settings: (settings.message_rate, settings.message_burst),
             room_quota: settings.room_quota,
         }
     }
@@ -202,11 +217,30 @@ impl Limits {
         self.message_quota.map(RateLimiter::direct)
     }
 
-    /// One message by `user_id`, over any transport.
-    pub fn message(&self, user_id: i64) -> Result<(), Limited> {
-        match &self.messages {
-            Some(limiter) => check(limiter.check_key(&user_id)),
-            None => Ok(()),
+    /// The same limits, with the message rate also shared through `shared` (every process
+    /// of a deployment charges one budget per user).
+    pub fn with_shared_rate(mut self, shared: std::sync::Arc<dyn SharedRate>) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// One message by `user_id`, over any transport: this process's limit, then (with
+    /// several processes) the shared one.
+    pub async fn message(&self, user_id: i64) -> Result<(), Limited> {
+        let Some(limiter) = &self.messages else {
+            return Ok(());
+        };
+        check(limiter.check_key(&user_id))?;
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let (rate, burst) = self.message_settings;
+        match shared.allow(user_id, rate, burst.max(rate)).await {
+            Some(Err(limited)) => {
+                crate::telemetry::refused("rate_limited");
+                Err(limited)
+            }
+            Some(Ok(())) | None => Ok(()),
         }
     }
 
@@ -354,8 +388,8 @@ mod tests {
         assert!(limits.auth_attempt(Some(elsewhere)).is_ok());
     }
 
-    #[test]
-    fn zero_turns_a_limit_off() {
+    #[tokio::test]
+    async fn zero_turns_a_limit_off() {
         let limits = Limits::new(LimitSettings {
             auth_per_minute: 0,
             login_per_account_per_minute: 0,
@@ -368,7 +402,7 @@ mod tests {
             assert!(limits
                 .auth_attempt(Some("10.0.0.1".parse().expect("ip")))
                 .is_ok());
-            assert!(limits.message(1).is_ok());
+            assert!(limits.message(1).await.is_ok());
         }
         assert!(limits.connection_frames().is_none());
     }
@@ -404,8 +438,8 @@ mod tests {
         assert!("a/5".parse::<RoomQuota>().is_err());
     }
 
-    #[test]
-    fn messages_have_a_burst_then_a_rate() {
+    #[tokio::test]
+    async fn messages_have_a_burst_then_a_rate() {
         let limits = Limits::new(LimitSettings {
             message_rate: 1,
             message_burst: 3,
@@ -414,8 +448,11 @@ mod tests {
         let connection = limits.connection_frames().expect("limited");
         let allowed = (0..10).filter(|_| connection.check().is_ok()).count();
         assert_eq!(allowed, 3);
-        let per_user = (0..10).filter(|_| limits.message(7).is_ok()).count();
+        let mut per_user = 0;
+        for _ in 0..10 {
+            per_user += usize::from(limits.message(7).await.is_ok());
+        }
         assert_eq!(per_user, 3);
-        assert!(limits.message(8).is_ok(), "per user");
+        assert!(limits.message(8).await.is_ok(), "per user");
     }
 }

@@ -63,6 +63,9 @@ pub struct ClientPlan {
     pub source: Option<IpAddr>,
     /// Set for senders.
     pub sender: Option<SenderPlan>,
+    /// Listeners reconnect after about this long (0: never), resuming from their last
+    /// message, as people's phones and laptops do.
+    pub churn: Duration,
 }
 
 /// What a sender sends.
@@ -215,9 +218,10 @@ pub fn text_stamp(text: &str) -> Option<u64> {
 
 type Socket = WebSocketStream<tokio::net::TcpStream>;
 
-async fn connect(plan: &ClientPlan) -> Result<Socket, String> {
+async fn connect(plan: &ClientPlan, after: Option<i64>) -> Result<Socket, String> {
+    let resume = after.map(|id| format!("?after={id}")).unwrap_or_default();
     let url = format!(
-        "{}/ws/rooms/{}",
+        "{}/ws/rooms/{}{resume}",
         plan.base
             .replacen("http://", "ws://", 1)
             .replacen("https://", "wss://", 1),
@@ -294,32 +298,86 @@ async fn run_websocket(
     header: std::sync::Arc<Header>,
 ) -> ClientStats {
     let mut stats = ClientStats::new(plan.room_index);
-    stats.requests = 1;
-    let started = Instant::now();
-    let socket = match connect(&plan).await {
-        Ok(socket) => socket,
-        Err(error) => {
-            stats.first_error = Some(error);
+    let mut schedule = SendSchedule::new(plan.sender.as_ref());
+    let mut resume = None;
+    loop {
+        stats.requests += 1;
+        let started = Instant::now();
+        let socket = match connect(&plan, resume).await {
+            Ok(socket) => socket,
+            Err(error) => {
+                stats.first_error.get_or_insert(error);
+                return stats;
+            }
+        };
+        if !stats.connected {
+            stats.connected = true;
+            stats.connect_micros = started.elapsed().as_micros() as u64;
+        }
+        let lifetime = lifetime(&plan);
+        let more = serve(
+            socket,
+            &mut stats,
+            &mut schedule,
+            &mut phase,
+            epoch,
+            &header,
+            lifetime,
+        )
+        .await;
+        if !more {
             return stats;
         }
+        // Churn: come back from the last message seen; nothing may be missed.
+        resume = Some(stats.last_id());
+    }
+}
+
+/// How long a listener stays connected before it churns (`None`: until the run ends).
+fn lifetime(plan: &ClientPlan) -> Option<Duration> {
+    if plan.churn.is_zero() || plan.sender.is_some() {
+        return None;
+    }
+    let mut byte = [0u8; 1];
+    let fraction = match getrandom::fill(&mut byte) {
+        Ok(()) => 0.5 + f64::from(byte[0]) / 255.0,
+        Err(_) => 1.0,
     };
-    stats.connected = true;
-    stats.connect_micros = started.elapsed().as_micros() as u64;
+    Some(plan.churn.mul_f64(fraction))
+}
+
+/// One connection's life; true when the client should reconnect (churn), false when done.
+async fn serve(
+    socket: Socket,
+    stats: &mut ClientStats,
+    schedule: &mut SendSchedule<'_>,
+    phase: &mut watch::Receiver<Phase>,
+    epoch: Instant,
+    header: &Header,
+    lifetime: Option<Duration>,
+) -> bool {
     let (mut sink, mut stream) = socket.split();
-    let mut schedule = SendSchedule::new(plan.sender.as_ref());
-    loop {
+    let churn = async {
+        match lifetime {
+            Some(lifetime) => tokio::time::sleep(lifetime).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(churn);
+    let again = loop {
         tokio::select! {
             changed = phase.changed() => {
                 if changed.is_err() || !schedule.follow(*phase.borrow()) {
-                    break;
+                    break false;
                 }
             }
+            () = &mut churn => break !matches!(*phase.borrow(), Phase::Done),
             (sender, n) = schedule.next() => {
                 let micros = epoch.elapsed().as_micros() as u64;
                 let frame = header.frame(micros, sender.id, n);
                 if sink.send(Message::text(frame)).await.is_err() {
                     stats.closed_by_server = true;
-                    break;
+                    break false;
                 }
                 stats.sent += 1;
             }
@@ -330,28 +388,24 @@ async fn run_websocket(
                 }
                 Some(Ok(Message::Close(frame))) => {
                     stats.closed_by_server = true;
-                    if stats.first_error.is_none() {
-                        stats.first_error = Some(format!("closed by the server: {frame:?}"));
-                    }
-                    break;
+                    stats.first_error.get_or_insert(format!("closed by the server: {frame:?}"));
+                    break false;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => {
                     stats.closed_by_server = true;
-                    if stats.first_error.is_none() {
-                        stats.first_error = Some(error.to_string());
-                    }
-                    break;
+                    stats.first_error.get_or_insert(error.to_string());
+                    break false;
                 }
                 None => {
                     stats.closed_by_server = true;
-                    break;
+                    break false;
                 }
             },
         }
-    }
+    };
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
-    stats
+    again
 }
 
 #[cfg(test)]

@@ -67,6 +67,14 @@ pub struct Options {
     /// Milliseconds between two short polls (`--transport poll`).
     #[arg(long, default_value_t = 1000)]
     pub poll_interval: u64,
+    /// WebSocket listeners reconnect about every this many seconds (0: never), resuming
+    /// from their last message (a soak's churn).
+    #[arg(long, default_value_t = 0.0)]
+    pub churn: f64,
+    /// Seconds between samples of the servers' memory and open descriptors during the run
+    /// (0: none); they appear in the report.
+    #[arg(long, default_value_t = 0.0)]
+    pub sample_every: f64,
 }
 
 /// Runs one load test and prints its report.
@@ -114,6 +122,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                 room_index,
                 source: source_ip(n, options.source_ips),
                 sender,
+                churn: Duration::from_secs_f64(options.churn.max(0.0)),
             };
             n += 1;
             tokio::time::sleep_until(next_connect).await;
@@ -135,7 +144,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let _ = phase_tx.send(Phase::Running {
         until: run_started + Duration::from_secs_f64(options.duration),
     });
-    tokio::time::sleep(Duration::from_secs_f64(options.duration)).await;
+    let samples = sample_during(&options, Duration::from_secs_f64(options.duration)).await;
     let cpu_window = run_started.elapsed();
     let after_run = procstat::sample(&options.server_pids);
     let _ = phase_tx.send(Phase::Draining);
@@ -150,7 +159,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         }
     }
     let totals = Totals::from_clients(&stats, options.rooms)?;
-    let report = report::Report::new(
+    let mut report = report::Report::new(
         &options,
         &totals,
         connected_by,
@@ -159,8 +168,31 @@ pub async fn run(options: Options) -> Result<(), String> {
         &connected,
         &after_run,
     );
+    report.add_samples(&samples);
     report.print();
     Ok(())
+}
+
+/// Sleeps through the run, sampling the servers every `--sample-every` seconds.
+async fn sample_during(options: &Options, run: Duration) -> Vec<procstat::Sample> {
+    let mut samples = Vec::new();
+    if options.sample_every <= 0.0 {
+        tokio::time::sleep(run).await;
+        return samples;
+    }
+    let every = Duration::from_secs_f64(options.sample_every);
+    let started = Instant::now();
+    loop {
+        samples.push(procstat::Sample::take(
+            started.elapsed(),
+            &options.server_pids,
+        ));
+        let left = run.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return samples;
+        }
+        tokio::time::sleep(left.min(every)).await;
+    }
 }
 
 fn source_ip(n: usize, spread: u8) -> Option<IpAddr> {

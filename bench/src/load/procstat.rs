@@ -41,6 +41,33 @@ fn read(pid: u32) -> Option<Reading> {
     })
 }
 
+/// The servers' memory and open descriptors at one moment of a run (a soak's trace).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Sample {
+    /// Seconds since the run began.
+    pub at_s: f64,
+    /// Resident memory of each server, KiB.
+    pub rss_kib: Vec<u64>,
+    /// Open file descriptors of each server.
+    pub fds: Vec<usize>,
+}
+
+impl Sample {
+    /// Reads every pid now.
+    pub fn take(at: std::time::Duration, pids: &[u32]) -> Self {
+        Self {
+            at_s: at.as_secs_f64(),
+            rss_kib: sample(pids).iter().map(|r| r.rss_kib).collect(),
+            fds: pids
+                .iter()
+                .map(|pid| {
+                    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
+                })
+                .collect(),
+        }
+    }
+}
+
 /// CPU used between two readings of the same process, in percent of one core.
 pub fn cpu_percent(before: &Reading, after: &Reading) -> f64 {
     let seconds = after.at.duration_since(before.at).as_secs_f64();

@@ -103,6 +103,13 @@ impl Report {
         Self { json }
     }
 
+    /// Adds the run's trace of server memory and descriptors (a soak).
+    pub fn add_samples(&mut self, samples: &[procstat::Sample]) {
+        if !samples.is_empty() {
+            self.json["samples"] = json!(samples);
+        }
+    }
+
     pub fn print(&self) {
         let j = &self.json;
         let row = |name: &str, value: String| println!("  {name:<28} {value}");

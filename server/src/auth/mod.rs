@@ -100,6 +100,7 @@ impl Fault for AuthError {
             AuthError::RateLimited(_) => ErrorCode::RateLimited,
             AuthError::GuestsOff | AuthError::HasAccount => ErrorCode::Forbidden,
             AuthError::LoginRequired => ErrorCode::LoginRequired,
+            AuthError::Hash(password::HashError::Busy) => ErrorCode::Unavailable,
             AuthError::Hash(_) | AuthError::Session(_) | AuthError::Store(_) => ErrorCode::Internal,
         }
     }

@@ -233,7 +233,7 @@ impl ChatService {
         let text = MessageText::parse(text)?;
         let client_id = client_id.map(ClientId::parse).transpose()?;
         if limited {
-            self.inner.limits.message(author.user_id)?;
+            self.inner.limits.message(author.user_id).await?;
         }
         self.enqueue(author, room, text, client_id).await
     }
@@ -483,3 +483,23 @@ impl ChatService {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties {
+    use super::parse_cursor;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A cursor is ours or refused, never a panic.
+        #[test]
+        fn cursors_parse_or_are_refused(raw in any::<String>()) {
+            let _ = parse_cursor(&raw);
+        }
+
+        #[test]
+        fn our_cursors_round_trip(active_at in any::<i64>(), id in any::<i64>()) {
+            let cursor = parse_cursor(&format!("{active_at}.{id}")).expect("ours");
+            prop_assert_eq!((cursor.active_at, cursor.id), (active_at, id));
+        }
+    }
+}

@@ -30,10 +30,27 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(MAX_BODY_BYTES)
+        } else if timed_out(&rejection) {
+            ApiError::new(
+                app::protocol::ErrorCode::Timeout,
+                "The request body did not arrive in time.",
+            )
         } else {
             ApiError::bad_request(rejection.body_text())
         }
     }
+}
+
+/// Whether a body failed because it stopped arriving (the body timeout).
+fn timed_out(rejection: &JsonRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(current) = source {
+        if current.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }
 
 impl From<QueryRejection> for ApiError {

@@ -86,6 +86,7 @@ pub fn router<S: SessionStore + Clone>(
         .layer(headers::nosniff())
         .layer(headers::referrer_policy())
         .layer(headers::frame_options())
+        .layer(middleware::from_fn(headers::cache_static))
         // Failures are logged where they happen (`ApiError`, the layer's state changes);
         // tower-http's line per 5xx would repeat them once per request — a monitor polling
         // /healthz while Redis is away would log an error every poll.

@@ -160,3 +160,17 @@ async fn wait_for_news(
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::ReadQuery;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any query string reads as a query or a refusal (400), never a panic.
+        #[test]
+        fn query_strings_parse_or_are_refused(raw in "[a-z=&%0-9.+-]{0,80}") {
+            let _ = serde_urlencoded::from_str::<ReadQuery>(&raw);
+        }
+    }
+}

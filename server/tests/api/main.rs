@@ -5,9 +5,12 @@
 mod helpers;
 mod process;
 
+mod abuse;
 mod accounts;
+mod faults;
 mod multiprocess;
 mod rooms;
+mod sessions;
 mod shutdown;
 mod transports;
 mod websocket;

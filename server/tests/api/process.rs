@@ -93,23 +93,48 @@ pub struct ParlorProcess {
 }
 
 impl ParlorProcess {
-    /// Starts `parlor serve` on a free port with these extra flags.
+    /// Starts `parlor serve` on a free port, guests allowed, with these extra flags.
     pub async fn start(database: &Path, extra: &[&str]) -> Self {
+        Self::launch(database, true, extra).await
+    }
+
+    /// Starts `parlor serve` on a free port with accounts only.
+    pub async fn start_without_guests(database: &Path) -> Self {
+        Self::launch(database, false, &[]).await
+    }
+
+    async fn launch(database: &Path, guests: bool, extra: &[&str]) -> Self {
         let port = free_port();
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("serve")
             .args(["--addr", &format!("127.0.0.1:{port}")])
             .arg("--database")
             .arg(database)
-            .args(["--log", "warn", "--allow-guests", "--message-rate", "0"])
+            .args(["--log", "warn", "--message-rate", "0"])
             .args(["--metrics-token", crate::helpers::METRICS_TOKEN])
-            .args(["--signups-per-ip-per-hour", "0"])
+            .args(["--signups-per-ip-per-hour", "0"]);
+        if guests {
+            command.arg("--allow-guests");
+        }
+        let child = command
             .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("start parlor");
         wait_for_port(port).await;
         Self { port, child }
+    }
+
+    /// The process id (to read its memory use, or send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills it abruptly (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn base(&self) -> String {

@@ -182,3 +182,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever reaches our topics (a foreign publisher, a newer Parlor, garbage), the
+        /// decoder answers without panicking.
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(raw in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode(&raw);
+        }
+
+        /// Every delivery survives the trip, whatever its text and target.
+        #[test]
+        fn frames_round_trip(text in any::<String>(), origin in "[a-f0-9]{0,12}", target in proptest::option::of("[a-f0-9]{1,12}\\.[0-9]{1,5}")) {
+            let delivery = Delivery::Frame(Frame::from(text.clone()));
+            let decoded = decode(&encode(&origin, target.as_deref(), &delivery)).expect("decodes");
+            prop_assert_eq!(decoded.origin, origin);
+            prop_assert_eq!(decoded.target, target);
+            match decoded.delivery {
+                Delivery::Frame(frame) => prop_assert_eq!(frame.as_str(), text.as_str()),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+}

@@ -21,8 +21,11 @@ mod backoff;
 mod envelope;
 mod health;
 mod publisher;
+mod rate;
 mod subscriber;
 mod topics;
+
+pub use rate::RedisRate;
 
 use super::{
     memory::{GroupChanges, LocalRouter},

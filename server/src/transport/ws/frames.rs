@@ -58,3 +58,23 @@ pub(super) fn describe_bad_frame(text: &str, error: &serde_json::Error) -> Frame
         ),
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every frame a client sends that does not decode gets a worded error frame.
+        #[test]
+        fn undecodable_frames_are_described(raw in any::<String>()) {
+            if let Err(error) = serde_json::from_str::<app::protocol::ClientFrame>(&raw) {
+                let frame = describe_bad_frame(&raw, &error);
+                let body: serde_json::Value =
+                    serde_json::from_str(frame.as_str()).expect("an error frame is JSON");
+                prop_assert_eq!(&body["type"], "error");
+                prop_assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+            }
+        }
+    }
+}
