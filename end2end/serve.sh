@@ -18,5 +18,7 @@ exec ./target/release/parlor serve \
   --log "${PARLOR_E2E_LOG:-warn}" \
   --allow-guests \
   --auth-per-minute 600 \
+  --signups-per-ip-per-hour 0 \
+  --room-quota 0/0 \
   "${redis[@]}" \
   "$@"

@@ -38,6 +38,7 @@ use std::{sync::Arc, time::Duration};
 use tower_http::{
     compression::CompressionLayer,
     limit::RequestBodyLimitLayer,
+    services::ServeDir,
     timeout::RequestBodyTimeoutLayer,
     trace::{DefaultOnFailure, TraceLayer},
 };
@@ -61,11 +62,10 @@ pub fn router<S: SessionStore + Clone>(
         .leptos_routes_with_context(&state, pages, page_context.clone(), move || {
             shell(leptos_options.clone())
         })
-        // Static files, else the app's 404 page (which needs the backend too).
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(page_context, shell))
+        // Static files, else the app's 404 page (which needs the backend too). Files are
+        // served by ServeDir alone, never inside a Leptos render: a page rendering at the
+        // same moment must not lend its response options (a 404 status, its CSP) to them.
+        .fallback_service(static_files(&state, page_context))
         .layer(middleware::from_fn_with_state(
             state.admission.origins().clone(),
             origin::guard,
@@ -95,6 +95,40 @@ pub fn router<S: SessionStore + Clone>(
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .with_state(state)
+}
+
+/// The site's files (`target/site`: the hashed JS, WASM and CSS, the favicon), or the app's
+/// 404 page for a path that is not a file.
+fn static_files(
+    state: &AppState,
+    page_context: impl Fn() + Clone + Send + 'static,
+) -> ServeDir<
+    impl tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone,
+> {
+    let not_found =
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_context, shell);
+    let root = state.leptos.site_root.clone();
+    let state = state.clone();
+    let page = tower::service_fn(move |request: axum::extract::Request| {
+        let (not_found, state) = (not_found.clone(), state.clone());
+        async move {
+            let uri = request.uri().clone();
+            Ok::<_, std::convert::Infallible>(
+                not_found(uri, axum::extract::State(state), request).await,
+            )
+        }
+    });
+    ServeDir::new(&*root)
+        .precompressed_br()
+        .precompressed_gzip()
+        // The app's 404 page for any method, as before (ServeDir alone answers 405).
+        .call_fallback_on_method_not_allowed(true)
+        .fallback(page)
 }
 
 /// The body limit answers a too-large request itself, in plain text, before any handler

@@ -320,3 +320,53 @@ async fn metrics_are_served_to_the_token_only() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stream_whose_client_reads_nothing_is_dropped() {
+    let server = TestServer::start_with(|settings| {
+        settings.serve.stall_timeout = 2;
+        settings.serve.message_rate = 0;
+        // Only the stall can end this stream, not a full mailbox.
+        settings.serve.mailbox_capacity = 10_000;
+    })
+    .await;
+    let ann = server.guest("ann").await;
+    ann.create_room("stalled", "Stalled").await;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut reader = socket.connect(server.addr).await.expect("connect");
+    reader
+        .write_all(b"GET /api/rooms/stalled/events HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("write");
+    // More than the kernel's buffers hold (a few MiB).
+    let text = "z".repeat(4000);
+    for i in 0..1500 {
+        let sent = ann
+            .post(
+                "/api/rooms/stalled/messages",
+                &json!({ "text": text, "client_id": format!("s{i}") }),
+            )
+            .await;
+        assert_eq!(sent.status(), 201);
+    }
+    // Longer than the stall limit without reading; then what was buffered ends in a close,
+    // not in an endless stream.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut total = 0;
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match reader.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the server dropped the stalled stream (read {total} bytes)"
+    );
+    server.shutdown().await;
+}
