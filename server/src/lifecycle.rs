@@ -334,7 +334,6 @@ async fn serve_with<S: SessionStore + Clone>(
         settings.serve.argon2_concurrency,
         settings.serve.argon2_queue,
     );
-    tasks.spawn("password warm-up", hasher.clone().warm_up());
     let accounts = Accounts::new(
         store.clone(),
         limits,

@@ -16,13 +16,15 @@ use argon2::{
 };
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
-    mpsc, Arc, Mutex, OnceLock,
+    mpsc, Arc, Mutex,
 };
 use tokio::sync::oneshot;
 
 /// Argon2 memory larger than this in a stored hash is refused rather than allocated (a hash
 /// written by a future, stronger setting still verifies up to 256 MiB).
 const MAX_BLOCKS: u32 = 256 * 1024;
+/// A hashing thread idle this long frees its memory.
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Salt length, in bytes (the PHC recommendation).
 const SALT_BYTES: usize = 16;
 
@@ -78,10 +80,12 @@ impl Hasher {
                         let job = queue_end
                             .lock()
                             .unwrap_or_else(|poison| poison.into_inner())
-                            .recv();
+                            .recv_timeout(IDLE_RELEASE);
                         match job {
                             Ok(job) => job(&mut memory),
-                            Err(_) => return,
+                            // Idle: give the memory back (a quiet server holds none).
+                            Err(mpsc::RecvTimeoutError::Timeout) => memory = Memory::new(),
+                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
                         }
                     }
                 });
@@ -122,26 +126,7 @@ impl Hasher {
     /// Spends the same time as a real check, for unknown usernames: the response time must
     /// not tell an attacker which names exist.
     pub async fn verify_nothing(&self, password: &Password) -> Result<(), HashError> {
-        let stored = match DUMMY.get() {
-            Some(stored) => stored.clone(),
-            None => {
-                let stored = self.hash(&dummy_password()?).await?;
-                DUMMY.get_or_init(|| stored).clone()
-            }
-        };
-        self.verify(password, &stored).await.map(drop)
-    }
-
-    /// Computes the dummy hash ahead of the first log-in (at start-up), so that first
-    /// unknown name costs no more than any other.
-    pub async fn warm_up(self) {
-        if DUMMY.get().is_none() {
-            if let Ok(password) = dummy_password() {
-                if let Ok(stored) = self.hash(&password).await {
-                    let _ = DUMMY.set(stored);
-                }
-            }
-        }
+        self.verify(password, DUMMY).await.map(drop)
     }
 
     async fn run<T: Send + 'static>(
@@ -237,12 +222,11 @@ fn verify_with(memory: &mut Memory, password: &[u8], stored: &str) -> bool {
         && Output::new(&out).is_ok_and(|computed| computed == *expected)
 }
 
-/// A hash of nothing in particular, for checks against unknown usernames.
-static DUMMY: OnceLock<String> = OnceLock::new();
-
-fn dummy_password() -> Result<Password, HashError> {
-    Password::parse("not a real password").map_err(|e| HashError::Failed(e.to_string()))
-}
+/// A hash of nothing in particular with the default parameters, for checks against unknown
+/// usernames (a constant: nothing is hashed at start-up, and the first unknown name costs
+/// what any other does).
+const DUMMY: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$+VRe4x0N/dW/+NWt4xSm+A$p/3myIiNhZMDkdoxYQCcXf+5f/YBObCzk9cgpInSIxA";
 
 #[cfg(test)]
 mod tests {

@@ -122,6 +122,32 @@ pub fn bearer_matches(headers: &axum::http::HeaderMap, expected: &str) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
+/// Who is at the other end of the connection: the client's address and the connection's
+/// slot in the accept loop's gate (a WebSocket keeps it while the socket is open).
+pub struct Peer {
+    /// The client's address, as [`ClientIp`] gives it.
+    pub ip: Option<IpAddr>,
+    /// The TCP connection's slot (absent outside Parlor's accept loop).
+    pub slot: Option<super::serve::ConnectionSlot>,
+}
+
+impl FromRequestParts<AppState> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer {
+            ip: client_ip(parts, state.trust_proxy),
+            slot: parts
+                .extensions
+                .get::<super::serve::ConnectionSlot>()
+                .cloned(),
+        })
+    }
+}
+
 /// The session the session layer attached to these request parts.
 pub fn session_of(parts: &Parts) -> Option<Session> {
     parts.extensions.get::<Session>().cloned()

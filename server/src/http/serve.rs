@@ -13,7 +13,7 @@
 //! graceful shutdown), and whatever is left at the deadline is aborted with the set.
 
 use super::{
-    gate::{Full, Gate},
+    gate::{Full, Gate, Pass},
     stall::StallGuard,
 };
 use axum::{extract::ConnectInfo, Router};
@@ -23,6 +23,7 @@ use hyper_util::{
     server::{conn::auto::Builder, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::{io::AsyncWriteExt, net::TcpListener, net::TcpStream, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,11 @@ const MAX_HEADER_BUFFER: usize = 64 * 1024;
 const MAX_REFUSING: usize = 256;
 /// How long a refusal may take to write.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A TCP connection's slot in the gate, shared with the requests on it (a WebSocket
+/// handshake keeps it for the socket's life).
+#[derive(Clone)]
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<Pass>);
 
 /// The limits of every connection.
 #[derive(Clone, Copy, Debug)]
@@ -100,10 +106,15 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         let io = TokioIo::new(StallGuard::new(tcp, limits.stall_timeout));
+        // An upgraded connection (a WebSocket) outlives hyper's connection task: its
+        // handler keeps a clone of the slot for as long as the socket is open.
+        let pass = ConnectionSlot(Arc::new(pass));
+        let held = pass.clone();
         let service = app
             .clone()
             .map_request(move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(held.clone());
                 request
             });
         let connection = builder

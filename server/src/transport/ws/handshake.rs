@@ -5,13 +5,13 @@ use super::{
     reader::{self, Reader, ReaderEnd, Replies},
     writer, CLOSE_GRACE, MAX_MESSAGE_BYTES,
 };
-use crate::http::gate::Pass;
+use crate::http::{gate::Pass, serve::ConnectionSlot};
 use crate::{
     chat::RoomFeed,
     http::{
         admission::OriginRule,
         error::ApiError,
-        extract::{ApiQuery, ClientIp, MaybeIdentity},
+        extract::{ApiQuery, MaybeIdentity, Peer},
         state::AppState,
     },
 };
@@ -50,12 +50,12 @@ pub async fn handler(
     Path(slug): Path<String>,
     ApiQuery(query): ApiQuery<ConnectQuery>,
     headers: HeaderMap,
-    ClientIp(client): ClientIp,
+    peer: Peer,
     MaybeIdentity(identity): MaybeIdentity,
 ) -> Result<Response, ApiError> {
     let admitted = state
         .admission
-        .admit(&state.chat, &headers, client, &slug, OriginRule::Required)
+        .admit(&state.chat, &headers, peer.ip, &slug, OriginRule::Required)
         .await?;
     let feed = state
         .chat
@@ -63,7 +63,7 @@ pub async fn handler(
         .await?;
     let replies = Replies::new(state.chat.layer().clone(), feed.channel_name().clone());
     let reader = Reader::new(state.chat.clone(), admitted.room, identity, replies);
-    let slot = admitted.slot;
+    let slot = (admitted.slot, peer.slot);
     Ok(upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
@@ -73,7 +73,12 @@ pub async fn handler(
 
 /// One connection's consumer: the reader and the writer until either ends, then a short
 /// grace for the other. The slot is held until the end.
-async fn run(socket: WebSocket, feed: RoomFeed, reader: Reader, _slot: Pass) {
+async fn run(
+    socket: WebSocket,
+    feed: RoomFeed,
+    reader: Reader,
+    _slots: (Pass, Option<ConnectionSlot>),
+) {
     let _open = crate::telemetry::OpenConnection::new("ws");
     let (sink, stream) = socket.split();
     // The reader counts what it hears; the writer, at each ping, checks that the count moved
