@@ -66,6 +66,8 @@ pub struct ClientPlan {
     /// Listeners reconnect after about this long (0: never), resuming from their last
     /// message, as people's phones and laptops do.
     pub churn: Duration,
+    /// How a sender's send times are drawn.
+    pub arrivals: super::schedule::Arrivals,
 }
 
 /// What a sender sends.
@@ -298,7 +300,7 @@ async fn run_websocket(
     header: std::sync::Arc<Header>,
 ) -> ClientStats {
     let mut stats = ClientStats::new(plan.room_index);
-    let mut schedule = SendSchedule::new(plan.sender.as_ref());
+    let mut schedule = SendSchedule::new(plan.sender.as_ref(), plan.arrivals);
     let mut resume = None;
     loop {
         stats.requests += 1;

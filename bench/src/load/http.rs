@@ -47,7 +47,7 @@ pub async fn run(
     {
         let receive = receive(&plan, &mut stats, epoch);
         tokio::pin!(receive);
-        let mut schedule = SendSchedule::new(plan.sender.as_ref());
+        let mut schedule = SendSchedule::new(plan.sender.as_ref(), plan.arrivals);
         loop {
             tokio::select! {
                 changed = phase.changed() => {

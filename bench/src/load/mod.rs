@@ -71,6 +71,10 @@ pub struct Options {
     /// from their last message (a soak's churn).
     #[arg(long, default_value_t = 0.0)]
     pub churn: f64,
+    /// How senders' send times are drawn: evenly spread over each period (`uniform`), or
+    /// exponential gaps (`poisson`).
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub arrivals: schedule::Arrivals,
     /// Seconds between samples of the servers' memory and open descriptors during the run
     /// (0: none); they appear in the report.
     #[arg(long, default_value_t = 0.0)]
@@ -123,6 +127,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                 source: source_ip(n, options.source_ips),
                 sender,
                 churn: Duration::from_secs_f64(options.churn.max(0.0)),
+                arrivals: options.arrivals,
             };
             n += 1;
             tokio::time::sleep_until(next_connect).await;

@@ -60,6 +60,15 @@ impl Report {
             None
         };
         let lost = totals.expected.saturating_sub(totals.received);
+        // What each delivery cost the servers: CPU time over the run / deliveries in it.
+        let cpu_seconds: f64 = servers
+            .iter()
+            .filter_map(|s| s["cpu_percent"].as_f64())
+            .map(|percent| percent / 100.0 * seconds)
+            .sum();
+        let cpu_per_1000 = (totals.received > 0 && !servers.is_empty()).then(|| {
+            (cpu_seconds * 1000.0 / (totals.received as f64 / 1000.0) * 1000.0).round() / 1000.0
+        });
         let json = json!({
             "label": options.label,
             "servers": options.urls.len(),
@@ -88,6 +97,7 @@ impl Report {
             },
             "errors": totals.errors,
             "transport": options.transport,
+            "arrivals": options.arrivals,
             "requests": totals.requests,
             "bytes_received": totals.bytes,
             "bytes_per_delivery": if totals.received > 0 {
@@ -99,6 +109,7 @@ impl Report {
             "first_error": totals.first_error,
             "server": servers,
             "server_rss_per_connection_kib": per_connection,
+            "server_cpu_ms_per_1000_deliveries": cpu_per_1000,
         });
         Self { json }
     }
@@ -166,6 +177,12 @@ impl Report {
                     ),
                 );
             }
+        }
+        if !j["server_cpu_ms_per_1000_deliveries"].is_null() {
+            row(
+                "server CPU per 1,000 deliveries",
+                format!("{} ms", j["server_cpu_ms_per_1000_deliveries"]),
+            );
         }
         if !j["server_rss_per_connection_kib"].is_null() {
             row(
