@@ -127,15 +127,19 @@ async fn run(
 /// Commits one batch, publishes its new rows in order, and answers every sender.
 async fn store_and_publish(store: &Store, layer: &dyn ChannelLayer, jobs: &mut Vec<WriteJob>) {
     let started = std::time::Instant::now();
-    let outcomes = commit(store, jobs).await;
+    let (drafts, waiting): (Vec<NewMessage>, Vec<_>) = jobs
+        .drain(..)
+        .map(|job| (job.draft, (job.room_slug, job.reply)))
+        .unzip();
+    let outcomes = store.write_messages(drafts).await;
     let stored = outcomes
         .iter()
         .filter(|outcome| matches!(outcome, Ok(Inserted::New(_))))
         .count();
     crate::telemetry::batch_stored(stored, started.elapsed());
-    for (job, outcome) in jobs.drain(..).zip(outcomes) {
+    for ((room_slug, reply), outcome) in waiting.into_iter().zip(outcomes) {
         if let Ok(Inserted::New(record)) = &outcome {
-            let slug = job.room_slug.as_str();
+            let slug = room_slug.as_str();
             let delivery = Delivery::Message {
                 id: record.id,
                 seq: record.seq,
@@ -149,44 +153,16 @@ async fn store_and_publish(store: &Store, layer: &dyn ChannelLayer, jobs: &mut V
             }
         }
         // The sender may have gone (client disconnected): nothing to tell.
-        let _ = job.reply.send(outcome);
+        let _ = reply.send(outcome.map_err(log_failure));
     }
 }
 
-/// Stores a batch. If a row's content made the transaction fail (say, its room was deleted
-/// meanwhile), retries each message on its own so that row cannot fail the others; any other
-/// failure (disk, lock timeout) fails the whole batch at once rather than stalling on
-/// hundreds of retries.
-async fn commit(store: &Store, jobs: &[WriteJob]) -> Vec<Result<Inserted, ChatError>> {
-    let drafts: Vec<&NewMessage> = jobs.iter().map(|j| &j.draft).collect();
-    match store.insert_messages(&drafts).await {
-        Ok(done) => done.into_iter().map(Ok).collect(),
-        Err(error) if drafts.len() == 1 => vec![Err(log_failure(error))],
-        Err(error) if !error.is_constraint() => {
-            let reason = error.to_string();
-            tracing::error!(%error, batch = drafts.len(), "storing a batch of messages failed");
-            drafts
-                .iter()
-                .map(|_| Err(ChatError::Store(StoreError::BatchFailed(reason.clone()))))
-                .collect()
-        }
-        Err(error) => {
-            tracing::warn!(%error, batch = drafts.len(), "batch insert failed; retrying one by one");
-            let mut outcomes = Vec::with_capacity(drafts.len());
-            for draft in drafts {
-                let outcome = store
-                    .insert_messages(&[draft])
-                    .await
-                    .map_err(log_failure)
-                    .and_then(|mut done| done.pop().ok_or(ChatError::WriterGone));
-                outcomes.push(outcome);
-            }
-            outcomes
-        }
-    }
-}
-
+/// A message's failure, logged unless its batch's failure was logged already.
 fn log_failure(error: StoreError) -> ChatError {
-    tracing::error!(%error, "storing a message failed");
+    match &error {
+        StoreError::BatchFailed(_) => {}
+        StoreError::Constraint(reason) => tracing::debug!(%reason, "a message was refused"),
+        other => tracing::error!(error = %other, "storing a message failed"),
+    }
     ChatError::Store(error)
 }

@@ -28,8 +28,9 @@ pub(super) async fn install(conn: &mut SqliteConnection) -> Result<(), sqlx::Err
     let db = handle.as_raw_handle().as_ptr();
     // SAFETY: `db` is the live connection handle, locked for the duration of the call;
     // the callback is a plain function with no captured state (null user data).
-    let rc =
-        unsafe { libsqlite3_sys::sqlite3_busy_handler(db, Some(retry_soon), std::ptr::null_mut()) };
+    let rc = unsafe {
+        libsqlite3_sys::sqlite3_busy_handler(db, Some(retry_soon_c), std::ptr::null_mut())
+    };
     if rc == libsqlite3_sys::SQLITE_OK {
         Ok(())
     } else {
@@ -41,14 +42,20 @@ pub(super) async fn install(conn: &mut SqliteConnection) -> Result<(), sqlx::Err
 
 /// SQLite calls this with the number of earlier attempts for the same lock; non-zero means
 /// "try again". It must not unwind (it is called from C): it only sleeps.
-extern "C" fn retry_soon(_: *mut c_void, attempts: c_int) -> c_int {
+extern "C" fn retry_soon_c(_: *mut c_void, attempts: c_int) -> c_int {
+    c_int::from(retry_soon(attempts))
+}
+
+/// Whether to try again after `attempts` earlier attempts (sleeping first): the rule for
+/// the pooled connections and for the message writer's own.
+pub(super) fn retry_soon(attempts: c_int) -> bool {
     if attempts < SHORT_ATTEMPTS {
         std::thread::sleep(SHORT_STEP);
-        1
+        true
     } else if attempts < SHORT_ATTEMPTS + LONG_ATTEMPTS {
         std::thread::sleep(LONG_STEP);
-        1
+        true
     } else {
-        0
+        false
     }
 }

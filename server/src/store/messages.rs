@@ -1,9 +1,7 @@
-//! The `messages` table: batched, idempotent inserts and the reads behind history, catch-up
-//! and gap repair.
+//! The `messages` table: batched, idempotent inserts (written by the writer's connection,
+//! `store::writer`) and the reads behind history, catch-up and gap repair.
 
 use super::{Store, StoreError};
-use sqlx::{QueryBuilder, Sqlite, Transaction};
-use std::collections::HashMap;
 
 /// A message about to be stored.
 #[derive(Clone, Debug)]
@@ -73,32 +71,24 @@ pub struct RoomHead {
 const COLUMNS: &str = "id, room_id, seq, author_id, author_name, text, client_id, sent_at";
 
 impl Store {
-    /// Stores a batch of messages in one transaction (one fsync for the lot), in order.
-    ///
-    /// The transaction starts with `BEGIN IMMEDIATE`, taking SQLite's write lock before it
-    /// reads anything: another process sharing the file cannot slip a message in between, so
-    /// seqs stay gap-free and in id order. The whole batch is a handful of statements
-    /// whatever its size: the rooms' heads in one read, multi-row inserts, the rooms'
-    /// counters and heads in one update. Retries (a `client_id` already stored) are rare:
-    /// the inserts skip them, and only then is the batch redone with a lookup first.
+    /// Stores a batch of messages in one transaction (one fsync for the lot), in order, on
+    /// the writer's own connection (see `writer`): one outcome per message — the new row, the
+    /// earlier row for a retried `(author, client_id)`, or that message's own failure. A
+    /// failure of the whole batch (disk, lock timeout) is every message's.
+    pub async fn write_messages(
+        &self,
+        batch: Vec<NewMessage>,
+    ) -> Vec<Result<Inserted, StoreError>> {
+        self.writer.write(batch).await
+    }
+
+    /// [`Store::write_messages`] for callers that want all or nothing (tests, tools).
     pub async fn insert_messages(
         &self,
         batch: &[&NewMessage],
     ) -> Result<Vec<Inserted>, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(results) = write_batch(&mut tx, batch, &HashMap::new()).await? {
-            tx.commit().await?;
-            return Ok(results);
-        }
-        // Some message was a retry: start over, knowing which.
-        tx.rollback().await?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let earlier = earlier_rows(&mut tx, batch).await?;
-        let results = write_batch(&mut tx, batch, &earlier)
-            .await?
-            .ok_or_else(|| StoreError::BatchFailed("a retry was not recognised".into()))?;
-        tx.commit().await?;
-        Ok(results)
+        let owned = batch.iter().map(|message| (*message).clone()).collect();
+        self.write_messages(owned).await.into_iter().collect()
     }
 
     /// The room's newest message id and seq (zeros when empty): one primary-key read.
@@ -164,216 +154,6 @@ impl Store {
         rows.reverse();
         Ok(rows)
     }
-}
-
-/// Rows per multi-row INSERT: 7 parameters each stays far below SQLite's 32,766.
-const INSERT_ROWS: usize = 256;
-
-/// Inserts a batch, given the rows already stored for retried `client_id`s. Returns `None`
-/// when an insert met a `client_id` that `earlier` did not know (the caller rolls back and
-/// asks again with a lookup): seqs were assigned assuming it was new.
-async fn write_batch(
-    tx: &mut Transaction<'_, Sqlite>,
-    batch: &[&NewMessage],
-    earlier: &HashMap<(i64, String), MessageRecord>,
-) -> Result<Option<Vec<Inserted>>, StoreError> {
-    // Decide what each draft is: a retry of an earlier row, a retry of a row earlier in
-    // this batch, or a new row with the next seq of its room.
-    enum Outcome {
-        Earlier(MessageRecord),
-        SameAs(usize),
-        New(usize),
-    }
-    let mut next_seq = heads(tx, batch).await?;
-    let mut fresh: Vec<(&NewMessage, i64)> = Vec::with_capacity(batch.len());
-    let mut in_batch: HashMap<(i64, &str), usize> = HashMap::new();
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for message in batch {
-        let key = message.client_id.as_deref().map(|c| (message.author_id, c));
-        if let Some(key) = key {
-            if let Some(row) = earlier.get(&(key.0, key.1.to_owned())) {
-                outcomes.push(Outcome::Earlier(row.clone()));
-                continue;
-            }
-            if let Some(first) = in_batch.get(&key) {
-                outcomes.push(Outcome::SameAs(*first));
-                continue;
-            }
-        }
-        let seq = next_seq.entry(message.room_id).or_insert(0);
-        *seq += 1;
-        if let Some(key) = key {
-            in_batch.insert(key, fresh.len());
-        }
-        outcomes.push(Outcome::New(fresh.len()));
-        fresh.push((message, *seq));
-    }
-
-    let mut stored: HashMap<(i64, i64), MessageRecord> = HashMap::with_capacity(fresh.len());
-    for rows in fresh.chunks(INSERT_ROWS) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO messages (room_id, seq, author_id, author_name, text, client_id, sent_at) ",
-        );
-        insert.push_values(rows, |mut row, (message, seq)| {
-            row.push_bind(message.room_id)
-                .push_bind(*seq)
-                .push_bind(message.author_id)
-                .push_bind(&message.author_name)
-                .push_bind(&message.text)
-                .push_bind(&message.client_id)
-                .push_bind(message.sent_at);
-        });
-        // Only the ids come back: the rest of each row is the draft we already hold.
-        insert.push(" ON CONFLICT (author_id, client_id) DO NOTHING RETURNING id, room_id, seq");
-        let ids = insert
-            .build_query_as::<(i64, i64, i64)>()
-            .fetch_all(&mut **tx)
-            .await?;
-        if ids.len() != rows.len() {
-            return Ok(None);
-        }
-        let drafts: HashMap<(i64, i64), &NewMessage> = rows
-            .iter()
-            .map(|(message, seq)| ((message.room_id, *seq), *message))
-            .collect();
-        for (id, room_id, seq) in ids {
-            if let Some(message) = drafts.get(&(room_id, seq)) {
-                stored.insert((room_id, seq), record_from(id, seq, message));
-            }
-        }
-    }
-    update_rooms(tx, &fresh, &stored).await?;
-
-    let record_of = |index: usize| {
-        let (message, seq) = fresh[index];
-        stored
-            .get(&(message.room_id, seq))
-            .cloned()
-            .ok_or_else(|| StoreError::BatchFailed("an inserted row was not returned".into()))
-    };
-    outcomes
-        .into_iter()
-        .map(|outcome| match outcome {
-            Outcome::Earlier(row) => Ok(Inserted::Duplicate(row)),
-            Outcome::SameAs(index) => record_of(index).map(Inserted::Duplicate),
-            Outcome::New(index) => record_of(index).map(Inserted::New),
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-/// The stored row of a draft, given its id and seq.
-fn record_from(id: i64, seq: i64, message: &NewMessage) -> MessageRecord {
-    MessageRecord {
-        id,
-        room_id: message.room_id,
-        seq,
-        author_id: message.author_id,
-        author_name: message.author_name.clone(),
-        text: message.text.clone(),
-        client_id: message.client_id.clone(),
-        sent_at: message.sent_at,
-    }
-}
-
-/// The latest seq of every room in the batch, in one read.
-async fn heads(
-    tx: &mut Transaction<'_, Sqlite>,
-    batch: &[&NewMessage],
-) -> Result<HashMap<i64, i64>, StoreError> {
-    let mut rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
-    rooms.sort_unstable();
-    rooms.dedup();
-    let mut query = QueryBuilder::<Sqlite>::new("SELECT id, last_seq FROM rooms WHERE id IN (");
-    let mut ids = query.separated(", ");
-    for room in &rooms {
-        ids.push_bind(*room);
-    }
-    query.push(")");
-    let rows = query
-        .build_query_as::<(i64, i64)>()
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// Adds the batch to its rooms' counters and heads, in one statement.
-async fn update_rooms(
-    tx: &mut Transaction<'_, Sqlite>,
-    fresh: &[(&NewMessage, i64)],
-    stored: &HashMap<(i64, i64), MessageRecord>,
-) -> Result<(), StoreError> {
-    // room -> (messages added, newest sent_at, newest seq, newest id)
-    let mut rooms: HashMap<i64, (i64, i64, i64, i64)> = HashMap::new();
-    for (message, seq) in fresh {
-        let id = stored
-            .get(&(message.room_id, *seq))
-            .map_or(0, |record| record.id);
-        let entry = rooms.entry(message.room_id).or_default();
-        entry.0 += 1;
-        entry.1 = entry.1.max(message.sent_at);
-        entry.2 = entry.2.max(*seq);
-        entry.3 = entry.3.max(id);
-    }
-    if rooms.is_empty() {
-        return Ok(());
-    }
-    let mut update =
-        QueryBuilder::<Sqlite>::new("WITH batch (id, added, sent_at, seq, message_id) AS (");
-    update.push_values(&rooms, |mut row, (room, (added, sent_at, seq, id))| {
-        row.push_bind(*room)
-            .push_bind(*added)
-            .push_bind(*sent_at)
-            .push_bind(*seq)
-            .push_bind(*id);
-    });
-    update.push(
-        ") UPDATE rooms SET
-             message_count = message_count + batch.added,
-             last_message_at = MAX(COALESCE(last_message_at, 0), batch.sent_at),
-             active_at = MAX(active_at, batch.sent_at),
-             last_seq = batch.seq,
-             last_message_id = batch.message_id
-         FROM batch WHERE rooms.id = batch.id",
-    );
-    update.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Rows already stored for the batch's `(author, client_id)` pairs (retries), in one query.
-async fn earlier_rows(
-    tx: &mut Transaction<'_, Sqlite>,
-    batch: &[&NewMessage],
-) -> Result<HashMap<(i64, String), MessageRecord>, StoreError> {
-    let keyed: Vec<(i64, &str)> = batch
-        .iter()
-        .filter_map(|m| m.client_id.as_deref().map(|c| (m.author_id, c)))
-        .collect();
-    let mut earlier = HashMap::new();
-    for keys in keyed.chunks(INSERT_ROWS) {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {COLUMNS} FROM messages WHERE (author_id, client_id) IN (VALUES "
-        ));
-        let mut values = query.separated(", ");
-        for (author_id, client_id) in keys {
-            values.push("(");
-            values.push_bind_unseparated(*author_id);
-            values.push_unseparated(", ");
-            values.push_bind_unseparated(*client_id);
-            values.push_unseparated(")");
-        }
-        query.push(")");
-        let rows = query
-            .build_query_as::<MessageRecord>()
-            .fetch_all(&mut **tx)
-            .await?;
-        for row in rows {
-            if let Some(client_id) = row.client_id.clone() {
-                earlier.insert((row.author_id, client_id), row);
-            }
-        }
-    }
-    Ok(earlier)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod busy;
 mod messages;
 mod rooms;
 mod users;
+mod writer;
 
 pub use messages::{Inserted, MessageRecord, NewMessage, RoomHead};
 pub use rooms::{RoomCursor, RoomRecord, RoomWithStats};
@@ -40,6 +41,12 @@ pub enum StoreError {
     /// A batch of messages failed as a whole (the first failure was logged with details).
     #[error("the batch failed: {0}")]
     BatchFailed(String),
+    /// The message writer's connection refused one row (its room is gone, …).
+    #[error("the row was refused: {0}")]
+    Constraint(String),
+    /// The message writer's connection failed.
+    #[error("the message writer failed: {0}")]
+    Writer(String),
     /// The database directory (or the migration lock file) could not be created.
     #[error("cannot create {path}: {source}")]
     CreateDir {
@@ -54,7 +61,7 @@ impl StoreError {
     /// Whether this refusal is about one row's content (a constraint), not the database.
     pub fn is_constraint(&self) -> bool {
         match self {
-            StoreError::Duplicate => true,
+            StoreError::Duplicate | StoreError::Constraint(_) => true,
             StoreError::Database(sqlx::Error::Database(db)) => {
                 !matches!(db.kind(), sqlx::error::ErrorKind::Other)
             }
@@ -71,14 +78,14 @@ impl StoreError {
     }
 }
 
-/// A handle on the database: cheap to clone (the pools are reference-counted).
+/// A handle on the database: cheap to clone (the pool and the writer are shared).
 #[derive(Clone, Debug)]
 pub struct Store {
     /// Reads and small writes (rooms, users, sessions).
     pool: SqlitePool,
-    /// The message writer's own connection, so a burst of reads (a thousand consumers
-    /// catching up at once) never makes a commit wait for a pooled connection.
-    writer: SqlitePool,
+    /// The message writer's own connection and thread, so a burst of reads (a thousand
+    /// consumers catching up at once) never makes a commit wait for a pooled connection.
+    writer: std::sync::Arc<writer::Writer>,
 }
 
 /// Migrations compiled into the binary, applied at start-up and by `parlor migrate`.
@@ -115,14 +122,10 @@ impl Store {
             .max_connections(8)
             .min_connections(1)
             .after_connect(|conn, _| Box::pin(busy::install(conn)))
-            .connect_with(options.clone())
-            .await?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .after_connect(|conn, _| Box::pin(busy::install(conn)))
             .connect_with(options)
             .await?;
+        // The file exists and is in WAL mode now (the pool's first connection made it so).
+        let writer = std::sync::Arc::new(writer::Writer::open(path)?);
         Ok(Self { pool, writer })
     }
 
@@ -161,7 +164,8 @@ impl Store {
 
     /// Closes every connection (the last step of a shutdown; later calls fail).
     pub async fn close(&self) {
-        self.writer.close().await;
+        let writer = self.writer.clone();
+        let _ = tokio::task::spawn_blocking(move || writer.close()).await;
         self.pool.close().await;
     }
 
