@@ -46,6 +46,9 @@ const SESSION_SWEEP: Duration = Duration::from_secs(3600);
 /// How often an active session's expiry is extended (one store write per session per
 /// interval, instead of one per request).
 const SESSION_TOUCH: Duration = Duration::from_secs(60);
+/// How often every connection is asked whether its client is still there (a WebSocket pings,
+/// and closes after two heartbeats without a word).
+const HEARTBEAT: Duration = Duration::from_secs(30);
 /// How often the rate limiters forget idle keys.
 const FORGET_IDLE_LIMITS: Duration = Duration::from_secs(60);
 /// Of the shutdown timeout, the part kept for draining the writer, the layer and the store
@@ -329,6 +332,11 @@ async fn serve_with<S: SessionStore + Clone>(
         }),
     );
     crate::telemetry::install();
+    let beating = layer.clone();
+    tasks.spawn(
+        "heartbeat",
+        tasks::every(HEARTBEAT, tasks.stop_signal(), move || beating.heartbeat()),
+    );
     let chat = ChatService::start(store.clone(), layer.clone(), limits.clone());
     let hasher = Hasher::new(
         settings.serve.argon2_concurrency,

@@ -60,6 +60,8 @@ pub enum FeedEvent {
     Overflowed,
     /// The server is shutting down: close (1001); the client reconnects, maybe elsewhere.
     ShuttingDown,
+    /// The process-wide heartbeat: a connection that pings, pings now.
+    Heartbeat,
 }
 
 /// One consumer's ordered, gap-free view of a room.
@@ -285,6 +287,7 @@ impl RoomFeed {
                     .get_or_insert_with(|| Instant::now() + spread(RESYNC_SPREAD));
             }
             Delivery::GoAway => self.ready.push_back(FeedEvent::ShuttingDown),
+            Delivery::Heartbeat => self.ready.push_back(FeedEvent::Heartbeat),
         }
     }
 

@@ -49,7 +49,7 @@ impl RoomWatch {
                 Some(Delivery::Close { .. }) => return WatchEvent::Deleted,
                 Some(Delivery::GoAway) => return WatchEvent::ShuttingDown,
                 // A rename or a reply frame says nothing about new messages.
-                Some(Delivery::Frame(_) | Delivery::SessionEnded { .. }) => {}
+                Some(Delivery::Frame(_) | Delivery::SessionEnded { .. } | Delivery::Heartbeat) => {}
             }
         }
     }

@@ -334,6 +334,10 @@ impl ChannelLayer for MemoryLayer {
         self.router.shut_down();
     }
 
+    fn heartbeat(&self) {
+        self.router.broadcast_local(&Delivery::Heartbeat);
+    }
+
     fn health(&self) -> LayerHealth {
         LayerHealth::Ok
     }

@@ -63,6 +63,9 @@ pub enum Delivery {
     /// This process is shutting down: close the connection (1001), the client reconnects
     /// elsewhere. Only ever sent to local channels.
     GoAway,
+    /// Time to check that the client is still there (a WebSocket pings). Sent to every
+    /// local channel by one process-wide timer, so no connection keeps a timer of its own.
+    Heartbeat,
 }
 
 /// Why a connection is being ended by the server (each transport maps it: a WebSocket close
@@ -158,6 +161,9 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// This process is shutting down: every local channel gets [`Delivery::GoAway`], and so
     /// does every channel opened from now on (a handshake that was under way).
     fn shut_down(&self);
+
+    /// Delivers [`Delivery::Heartbeat`] to every local channel.
+    fn heartbeat(&self);
 
     /// Current health, for `/healthz`.
     fn health(&self) -> LayerHealth;

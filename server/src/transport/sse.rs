@@ -105,16 +105,24 @@ fn stream_of(feed: RoomFeed, slot: Pass) -> impl futures::Stream<Item = Result<E
             if done {
                 return None;
             }
-            let (event, last) = match feed.next().await {
-                Ok(FeedEvent::Frame { id, frame }) => (to_event(id, frame.as_str()), false),
-                // The room is gone: say so, then end the stream.
-                Ok(FeedEvent::Close { frame, .. }) => (to_event(None, frame.as_str()), true),
-                // Fell behind, or shutting down: end the stream; the browser reconnects
-                // with Last-Event-ID.
-                Ok(FeedEvent::Overflowed | FeedEvent::ShuttingDown) => return None,
-                Err(error) => {
-                    tracing::error!(%error, "event stream failed");
-                    return None;
+            let (event, last) = loop {
+                match feed.next().await {
+                    Ok(FeedEvent::Frame { id, frame }) => {
+                        break (to_event(id, frame.as_str()), false)
+                    }
+                    // The room is gone: say so, then end the stream.
+                    Ok(FeedEvent::Close { frame, .. }) => {
+                        break (to_event(None, frame.as_str()), true)
+                    }
+                    // The stream has its own keep-alive.
+                    Ok(FeedEvent::Heartbeat) => continue,
+                    // Fell behind, or shutting down: end the stream; the browser reconnects
+                    // with Last-Event-ID.
+                    Ok(FeedEvent::Overflowed | FeedEvent::ShuttingDown) => return None,
+                    Err(error) => {
+                        tracing::error!(%error, "event stream failed");
+                        return None;
+                    }
                 }
             };
             Some((Ok(event), (feed, slot, last)))

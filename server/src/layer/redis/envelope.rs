@@ -12,6 +12,7 @@ const KIND_CLOSE: u8 = b'C';
 const KIND_RESYNC: u8 = b'R';
 const KIND_GO_AWAY: u8 = b'G';
 const KIND_SESSION_ENDED: u8 = b'S';
+const KIND_HEARTBEAT: u8 = b'H';
 
 /// A decoded message from Redis.
 pub(super) struct Envelope {
@@ -31,7 +32,7 @@ pub(super) fn encode(origin: &str, target: Option<&str>, delivery: &Delivery) ->
         Delivery::Frame(frame) => frame.len(),
         Delivery::Close { frame, .. } => 1 + frame.len(),
         Delivery::SessionEnded { .. } => 8,
-        Delivery::Resync | Delivery::GoAway => 0,
+        Delivery::Resync | Delivery::GoAway | Delivery::Heartbeat => 0,
     };
     let mut out = BytesMut::with_capacity(4 + origin.len() + target.len() + body_len);
     out.put_u8(u8::try_from(origin.len()).unwrap_or(u8::MAX));
@@ -60,6 +61,7 @@ pub(super) fn encode(origin: &str, target: Option<&str>, delivery: &Delivery) ->
         }
         Delivery::Resync => out.put_u8(KIND_RESYNC),
         Delivery::GoAway => out.put_u8(KIND_GO_AWAY),
+        Delivery::Heartbeat => out.put_u8(KIND_HEARTBEAT),
     }
     out.freeze()
 }
@@ -108,6 +110,7 @@ pub(super) fn decode(raw: &[u8]) -> Option<Envelope> {
         }
         KIND_RESYNC => Delivery::Resync,
         KIND_GO_AWAY => Delivery::GoAway,
+        KIND_HEARTBEAT => Delivery::Heartbeat,
         _ => return None,
     };
     Some(Envelope {

@@ -249,6 +249,11 @@ impl ChannelLayer for RedisLayer {
         self.reconcile(changes);
     }
 
+    fn heartbeat(&self) {
+        let changes = self.local.broadcast_local(&Delivery::Heartbeat);
+        self.reconcile(changes);
+    }
+
     fn health(&self) -> LayerHealth {
         if self.health.ok() {
             LayerHealth::Ok

@@ -18,9 +18,8 @@ use std::{
     time::Duration,
 };
 
-/// How often the server pings. Browsers answer pings by themselves; a client that has sent
-/// nothing at all (not even a pong) for [`SILENT_PINGS`] pings in a row is gone.
-const PING_EVERY: Duration = Duration::from_secs(30);
+/// Heartbeats (one every `lifecycle::HEARTBEAT`, 30 s) without a word from the client after
+/// which it is gone. Each heartbeat sends a ping; browsers answer pings by themselves.
 const SILENT_PINGS: u32 = 2;
 /// Frames written before one flush at most (then flush, so one busy room cannot starve the
 /// socket's other work).
@@ -60,28 +59,25 @@ impl Liveness {
     }
 }
 
-/// Forwards the feed until the connection ends or the feed closes it.
+/// Forwards the feed until the connection ends or the feed closes it. The loop waits on the
+/// feed alone: shutdown and the heartbeat arrive through it too (the layer tells every local
+/// channel), so a busy connection's wake-ups touch no timer.
 pub(super) async fn run(mut sink: Sink, mut feed: RoomFeed, heard: Arc<AtomicU64>) {
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.reset();
     let mut liveness = Liveness {
         heard,
         last_heard: 0,
         silent_pings: 0,
     };
     loop {
-        // Shutdown arrives through the feed (the layer tells every local channel), so this
-        // loop waits on nothing that every connection shares.
-        let step = tokio::select! {
-            biased;
-            event = feed.next() => step_for(event),
-            _ = ping.tick() => {
+        let step = match feed.next().await {
+            Ok(FeedEvent::Heartbeat) => {
                 if !liveness.still_there() {
                     tracing::debug!("closing a silent WebSocket");
                     return;
                 }
                 Step::Write(Message::Ping(Default::default()))
             }
+            event => step_for(event),
         };
         if !write_in_time(&mut sink, &mut feed, step).await {
             return;
@@ -136,6 +132,8 @@ fn step_for(event: Result<FeedEvent, ChatError>) -> Step {
         Ok(FeedEvent::ShuttingDown) => {
             Step::Close(None, close_codes::GOING_AWAY, "server shutting down")
         }
+        // Met while batching writes: the next wait answers the following heartbeat.
+        Ok(FeedEvent::Heartbeat) => Step::Write(Message::Ping(Default::default())),
         Ok(FeedEvent::Close { frame, reason }) => {
             let (code, text) = close_for(reason);
             Step::Close(Some(frame), code, text)
