@@ -69,6 +69,8 @@ impl Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up: the size of the `serve` flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the site, the API and the WebSockets (the default).
     Serve(ServeArgs),
@@ -225,6 +227,11 @@ pub struct ServeArgs {
     /// off.
     #[arg(long, env = "PARLOR_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+    /// Microseconds the message writer holds a commit open for more messages when they
+    /// arrive faster than one per window (0: commit each batch at once). Senders are
+    /// answered after the commit either way.
+    #[arg(long, env = "PARLOR_COMMIT_WINDOW_US", default_value_t = 1000)]
+    pub commit_window_us: u64,
 }
 
 impl Default for ServeArgs {
@@ -259,6 +266,7 @@ impl Default for ServeArgs {
             message_burst: limits.message_burst,
             trust_proxy: false,
             shutdown_timeout: 10,
+            commit_window_us: 1000,
         }
     }
 }

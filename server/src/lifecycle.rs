@@ -15,7 +15,7 @@
 
 use crate::{
     auth::{self, password::Hasher, Accounts, SessionPolicy},
-    chat::ChatService,
+    chat::{ChatService, CommitWindow},
     config,
     http::{
         self,
@@ -337,7 +337,14 @@ async fn serve_with<S: SessionStore + Clone>(
         "heartbeat",
         tasks::every(HEARTBEAT, tasks.stop_signal(), move || beating.heartbeat()),
     );
-    let chat = ChatService::start(store.clone(), layer.clone(), limits.clone());
+    let chat = ChatService::start_with(
+        store.clone(),
+        layer.clone(),
+        limits.clone(),
+        CommitWindow {
+            window: Duration::from_micros(settings.serve.commit_window_us),
+        },
+    );
     let hasher = Hasher::new(
         settings.serve.argon2_concurrency,
         settings.serve.argon2_queue,

@@ -24,6 +24,7 @@ pub use feed::{FeedEvent, RoomFeed};
 pub use room::Room;
 pub use watch::{RoomWatch, WatchEvent};
 pub use wire::{encode, to_wire};
+pub use writer::CommitWindow;
 
 use crate::{
     auth::Identity,
@@ -118,7 +119,17 @@ const REPAIR_READS: usize = 4;
 impl ChatService {
     /// Starts the service and its writer task; [`ChatService::close`] drains and stops it.
     pub fn start(store: Store, layer: Arc<dyn ChannelLayer>, limits: Arc<Limits>) -> Self {
-        let writer = writer::Writer::start(store.clone(), layer.clone());
+        Self::start_with(store, layer, limits, CommitWindow::default())
+    }
+
+    /// [`ChatService::start`] with a chosen commit window (`--commit-window-us`).
+    pub fn start_with(
+        store: Store,
+        layer: Arc<dyn ChannelLayer>,
+        limits: Arc<Limits>,
+        window: CommitWindow,
+    ) -> Self {
+        let writer = writer::Writer::start(store.clone(), layer.clone(), window);
         Self {
             inner: Arc::new(Inner {
                 store,

@@ -6,6 +6,12 @@
 //! message and costs no extra latency. Publishing from this one task also means that, within
 //! a process, deliveries leave in exactly the order the store assigned.
 //!
+//! When senders trickle in faster than one per [`CommitWindow`], the task holds a batch open
+//! for that window (1 ms by default) before committing, so a steady stream of messages costs
+//! one commit and one fsync per window rather than one per message; slower than that, a
+//! message is committed at once and the window costs nothing. A sender is still answered
+//! only after its commit.
+//!
 //! Closing stops the queue (new sends fail at once), then stores, publishes and answers
 //! everything that was already queued before the task ends: nothing acknowledged is lost.
 
@@ -15,7 +21,10 @@ use crate::{
     store::{Inserted, NewMessage, Store, StoreError},
 };
 use app::{domain::RoomSlug, protocol::ServerFrame};
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
@@ -26,6 +35,23 @@ use tokio_util::sync::CancellationToken;
 const MAX_BATCH: usize = 512;
 /// Jobs that may wait for the writer before senders are slowed down (back-pressure).
 const QUEUE: usize = 8192;
+
+/// How long a batch may stay open for more messages, and the arrival rate from which it
+/// does. Below the rate the expected gain (less than one more message per window) is not
+/// worth the wait.
+#[derive(Clone, Copy, Debug)]
+pub struct CommitWindow {
+    /// The longest wait (zero: commit at once, always).
+    pub window: Duration,
+}
+
+impl Default for CommitWindow {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_millis(1),
+        }
+    }
+}
 
 /// One message waiting to be stored.
 struct WriteJob {
@@ -49,10 +75,10 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the task.
-    pub(super) fn start(store: Store, layer: Arc<dyn ChannelLayer>) -> Self {
+    pub(super) fn start(store: Store, layer: Arc<dyn ChannelLayer>, window: CommitWindow) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(store, layer, jobs, stop.clone()));
+        let task = tokio::spawn(run(store, layer, jobs, stop.clone(), window));
         Self {
             queue,
             stop,
@@ -105,8 +131,10 @@ async fn run(
     layer: Arc<dyn ChannelLayer>,
     mut queue: mpsc::Receiver<WriteJob>,
     stop: CancellationToken,
+    window: CommitWindow,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut arrivals = Arrivals::default();
     loop {
         let received = tokio::select! {
             biased;
@@ -120,7 +148,53 @@ async fn run(
         if received == 0 {
             return;
         }
+        if arrivals.busy(received, window.window) && !stop.is_cancelled() {
+            hold_open(&mut queue, &mut jobs, window.window).await;
+        }
         store_and_publish(&store, layer.as_ref(), &mut jobs).await;
+    }
+}
+
+/// Takes more jobs until the window has passed or the batch is full.
+async fn hold_open(
+    queue: &mut mpsc::Receiver<WriteJob>,
+    jobs: &mut Vec<WriteJob>,
+    window: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + window;
+    while jobs.len() < MAX_BATCH {
+        let room = MAX_BATCH - jobs.len();
+        match tokio::time::timeout_at(deadline, queue.recv_many(jobs, room)).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The recent arrival rate, measured over the last tenth of a second.
+#[derive(Default)]
+struct Arrivals {
+    since: Option<Instant>,
+    count: usize,
+    per_second: f64,
+}
+
+impl Arrivals {
+    /// Counts `received` jobs; true when more than one job is expected within `window`.
+    fn busy(&mut self, received: usize, window: Duration) -> bool {
+        if window.is_zero() {
+            return false;
+        }
+        let now = Instant::now();
+        let since = *self.since.get_or_insert(now);
+        self.count += received;
+        let elapsed = now.duration_since(since);
+        if elapsed >= Duration::from_millis(100) {
+            self.per_second = self.count as f64 / elapsed.as_secs_f64();
+            self.since = Some(now);
+            self.count = 0;
+        }
+        self.per_second * window.as_secs_f64() >= 1.0
     }
 }
 
@@ -137,21 +211,38 @@ async fn store_and_publish(store: &Store, layer: &dyn ChannelLayer, jobs: &mut V
         .filter(|outcome| matches!(outcome, Ok(Inserted::New(_))))
         .count();
     crate::telemetry::batch_stored(stored, started.elapsed());
-    for ((room_slug, reply), outcome) in waiting.into_iter().zip(outcomes) {
-        if let Ok(Inserted::New(record)) = &outcome {
-            let slug = room_slug.as_str();
+    // Publish before answering, so a sender's own socket sees its message no later than the
+    // acknowledgement. One `group_send_many` per room: one pass over its members, one Redis
+    // PUBLISH; rooms keep their id order.
+    let mut by_room: Vec<(i64, &RoomSlug, Vec<Delivery>)> = Vec::new();
+    for ((room_slug, _), outcome) in waiting.iter().zip(&outcomes) {
+        if let Ok(Inserted::New(record)) = outcome {
             let delivery = Delivery::Message {
                 id: record.id,
                 seq: record.seq,
-                frame: encode(&ServerFrame::Message(to_wire(record, slug))),
+                frame: encode(&ServerFrame::Message(to_wire(record, room_slug.as_str()))),
             };
-            // The row is committed whatever happens here; a member that misses this
-            // delivery recovers it from the store (gap or resync), so a layer failure is
-            // logged, not returned to the sender.
-            if let Err(error) = layer.group_send(&room_group(slug), delivery).await {
-                tracing::debug!(%error, "publishing a stored message failed");
+            match by_room
+                .iter_mut()
+                .find(|(room, ..)| *room == record.room_id)
+            {
+                Some((.., deliveries)) => deliveries.push(delivery),
+                None => by_room.push((record.room_id, room_slug, vec![delivery])),
             }
         }
+    }
+    for (_, room_slug, deliveries) in by_room {
+        // The rows are committed whatever happens here; a member that misses a delivery
+        // recovers it from the store (gap or resync), so a layer failure is logged, not
+        // returned to the sender.
+        if let Err(error) = layer
+            .group_send_many(&room_group(room_slug.as_str()), deliveries)
+            .await
+        {
+            tracing::debug!(%error, "publishing stored messages failed");
+        }
+    }
+    for ((_, reply), outcome) in waiting.into_iter().zip(outcomes) {
         // The sender may have gone (client disconnected): nothing to tell.
         let _ = reply.send(outcome.map_err(log_failure));
     }
@@ -165,4 +256,27 @@ fn log_failure(error: StoreError) -> ChatError {
         other => tracing::error!(error = %other, "storing a message failed"),
     }
     ChatError::Store(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_opens_only_when_more_than_one_message_per_window_arrives() {
+        let window = Duration::from_millis(1);
+        let mut trickle = Arrivals::default();
+        let mut stream = Arrivals::default();
+        assert!(!trickle.busy(1, window), "no history: commit at once");
+        assert!(!stream.busy(1, window));
+        std::thread::sleep(Duration::from_millis(110));
+        // 50 in ~110 ms is ~450/s: under one per millisecond.
+        assert!(!trickle.busy(49, window));
+        // 300 in ~110 ms is ~2,700/s: a batch is worth holding open.
+        assert!(stream.busy(299, window));
+        assert!(
+            !Arrivals::default().busy(1_000, Duration::ZERO),
+            "a zero window is off"
+        );
+    }
 }

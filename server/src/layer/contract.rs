@@ -73,6 +73,29 @@ pub async fn fan_out_reaches_every_member_once(layers: &[Arc<dyn ChannelLayer>])
     }
 }
 
+/// `group_send_many` (one commit's messages for a room: one Redis PUBLISH) reaches every
+/// member in every process once, in order.
+pub async fn a_batch_arrives_whole_and_in_order(layers: &[Arc<dyn ChannelLayer>]) {
+    let group = "room:batch";
+    let mut members = open_members(layers, 3, group).await;
+    for (n, sender) in layers.iter().enumerate() {
+        let first = 100 * (n as i64 + 1);
+        let batch = (first..first + 5).map(message).collect();
+        sender
+            .group_send_many(group, batch)
+            .await
+            .expect("group_send_many");
+        for member in &mut members {
+            for id in first..first + 5 {
+                assert_eq!(id_of(&expect_delivery(member).await), id);
+            }
+        }
+    }
+    for member in &mut members {
+        expect_nothing(member).await;
+    }
+}
+
 /// A dropped channel leaves its groups; the others keep receiving.
 pub async fn dropping_a_channel_leaves_its_groups(layers: &[Arc<dyn ChannelLayer>]) {
     let group = "room:drop";

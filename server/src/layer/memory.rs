@@ -175,6 +175,12 @@ impl LocalRouter {
     /// Delivers to every local member of `group`: a clone of the same bytes each. Members
     /// whose mailbox is full (or closed) are dropped afterwards.
     pub fn group_send(&self, group: &str, delivery: &Delivery) -> GroupChanges {
+        self.group_send_many(group, std::slice::from_ref(delivery))
+    }
+
+    /// Delivers several deliveries, in order, to every local member of `group`, under one
+    /// read of the tables: what one commit stored for one room.
+    pub fn group_send_many(&self, group: &str, deliveries: &[Delivery]) -> GroupChanges {
         let mut lagging: Vec<ChannelName> = Vec::new();
         {
             let tables = self.read();
@@ -182,11 +188,14 @@ impl LocalRouter {
                 return GroupChanges::default();
             };
             for member in members {
-                if member.sender.try_send(delivery.clone()).is_err() {
-                    lagging.push(member.name.clone());
+                for delivery in deliveries {
+                    if member.sender.try_send(delivery.clone()).is_err() {
+                        lagging.push(member.name.clone());
+                        break;
+                    }
                 }
             }
-            crate::telemetry::delivered(members.len() - lagging.len());
+            crate::telemetry::delivered((members.len() - lagging.len()) * deliveries.len());
         }
         if lagging.is_empty() {
             GroupChanges::default()
@@ -330,6 +339,15 @@ impl ChannelLayer for MemoryLayer {
         Ok(())
     }
 
+    async fn group_send_many(
+        &self,
+        group: &str,
+        deliveries: Vec<Delivery>,
+    ) -> Result<(), LayerError> {
+        self.router.group_send_many(group, &deliveries);
+        Ok(())
+    }
+
     fn shut_down(&self) {
         self.router.shut_down();
     }
@@ -359,6 +377,11 @@ mod tests {
     #[tokio::test]
     async fn contract_fan_out_reaches_every_member_once() {
         contract::fan_out_reaches_every_member_once(&[layer(16)]).await;
+    }
+
+    #[tokio::test]
+    async fn contract_a_batch_arrives_whole_and_in_order() {
+        contract::a_batch_arrives_whole_and_in_order(&[layer(16)]).await;
     }
 
     #[tokio::test]

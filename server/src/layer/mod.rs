@@ -158,6 +158,19 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// Delivers to every member of a group, in every process.
     async fn group_send(&self, group: &str, delivery: Delivery) -> Result<(), LayerError>;
 
+    /// Delivers several deliveries to every member of a group, in order: what one commit
+    /// stored for one room. One Redis PUBLISH for all of them, one pass over the members.
+    async fn group_send_many(
+        &self,
+        group: &str,
+        deliveries: Vec<Delivery>,
+    ) -> Result<(), LayerError> {
+        for delivery in deliveries {
+            self.group_send(group, delivery).await?;
+        }
+        Ok(())
+    }
+
     /// This process is shutting down: every local channel gets [`Delivery::GoAway`], and so
     /// does every channel opened from now on (a handshake that was under way).
     fn shut_down(&self);

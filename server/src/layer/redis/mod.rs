@@ -244,6 +244,23 @@ impl ChannelLayer for RedisLayer {
         Ok(())
     }
 
+    async fn group_send_many(
+        &self,
+        group: &str,
+        deliveries: Vec<Delivery>,
+    ) -> Result<(), LayerError> {
+        let changes = self.local.group_send_many(group, &deliveries);
+        self.reconcile(changes);
+        for chunk in deliveries.chunks(envelope::MAX_BATCH) {
+            let payload = match chunk {
+                [one] => envelope::encode(self.local.process_id(), None, one),
+                many => envelope::encode_batch(self.local.process_id(), many),
+            };
+            self.publish(self.topics.group(group), true, payload);
+        }
+        Ok(())
+    }
+
     fn shut_down(&self) {
         let changes = self.local.shut_down();
         self.reconcile(changes);

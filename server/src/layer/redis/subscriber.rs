@@ -243,13 +243,17 @@ fn deliver(local: &LocalRouter, topics: &Topics, message: &redis::Msg) -> Vec<St
         return Vec::new();
     }
     if let Some(channel) = envelope.target {
-        return local
-            .send(&channel, envelope.delivery)
-            .map(|changes| changes.emptied)
-            .unwrap_or_default();
+        let mut emptied = Vec::new();
+        for delivery in envelope.deliveries {
+            match local.send(&channel, delivery) {
+                Ok(changes) => emptied.extend(changes.emptied),
+                Err(_) => break,
+            }
+        }
+        return emptied;
     }
     match topics.group_of(message.get_channel_name()) {
-        Some(group) => local.group_send(group, &envelope.delivery).emptied,
+        Some(group) => local.group_send_many(group, &envelope.deliveries).emptied,
         None => Vec::new(),
     }
 }

@@ -84,6 +84,12 @@ async fn contract_fan_out_reaches_every_member_once() {
 }
 
 #[tokio::test]
+async fn contract_a_batch_arrives_whole_and_in_order() {
+    let redis = TestRedis::get().await;
+    contract::a_batch_arrives_whole_and_in_order(&redis.pair(16).await).await;
+}
+
+#[tokio::test]
 async fn contract_dropping_a_channel_leaves_its_groups() {
     let redis = TestRedis::get().await;
     contract::dropping_a_channel_leaves_its_groups(&redis.pair(16).await).await;
@@ -191,4 +197,43 @@ async fn an_unreachable_redis_degrades_but_serves_locally() {
         Ok(Some(Delivery::Frame(_)))
     ));
     assert!(layer.flush().await.is_err(), "nothing reached Redis");
+}
+
+#[tokio::test]
+async fn one_commit_for_a_room_is_one_publish() {
+    use futures::StreamExt;
+    let redis = TestRedis::get().await;
+    let layers = redis.pair(16).await;
+    let mut member = Channel::open(layers[1].clone());
+    member.join("room:one-publish").await.expect("join");
+    let (mut sink, mut stream) = redis::Client::open(redis.url.as_str())
+        .expect("client")
+        .get_async_pubsub()
+        .await
+        .expect("pubsub")
+        .split();
+    sink.psubscribe("*:group:room:one-publish")
+        .await
+        .expect("psubscribe");
+    let batch = (1..=5)
+        .map(|id| Delivery::Message {
+            id,
+            seq: id,
+            frame: Frame::from(format!(r#"{{"type":"message","id":{id}}}"#)),
+        })
+        .collect();
+    layers[0]
+        .group_send_many("room:one-publish", batch)
+        .await
+        .expect("send");
+    for id in 1..=5 {
+        match timeout(Duration::from_secs(3), member.recv()).await {
+            Ok(Some(Delivery::Message { id: got, .. })) => assert_eq!(got, id),
+            other => panic!("expected message {id}, got {other:?}"),
+        }
+    }
+    let first = timeout(Duration::from_secs(3), stream.next()).await;
+    assert!(matches!(first, Ok(Some(_))), "the batch was published");
+    let second = timeout(Duration::from_millis(300), stream.next()).await;
+    assert!(second.is_err(), "five messages, one PUBLISH");
 }
