@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs Parlor's benchmark scenarios and prints markdown tables for RESULTS.md.
 
-    make bench                      # everything (about 10 minutes on 2 cores)
+    make bench                      # everything (about 25 minutes on 2 cores)
     bench/run.py --only S1,S4       # some scenarios
     bench/run.py --layers memory    # one layer
 
@@ -9,7 +9,7 @@ Scenarios, each against the in-memory layer (one server) and Redis (two servers 
 SQLite file and a private redis-server), plus the bare broadcast server as the ceiling:
   S1 fan-out     20 rooms x 50 clients, 5 senders per room at 2 msg/s, 20 s
   S2 big room    1 room x 500 clients, 1 sender at 20 msg/s, 20 s
-  S3 saturation  S1 with the rate stepped up until p99 > 50 ms or a delivery is lost
+  S3 saturation  S1 with the rate stepped up until p99 > 100 ms or a delivery is lost
   S4 idle        20,000 idle WebSockets: server RSS per socket
   store          messages/s through the chat service's store path
   T  transports  S1's load with every client on one transport: WebSocket, SSE, long polling,
