@@ -159,11 +159,15 @@ impl RoomFeed {
                 return Ok(event);
             }
             if let Some((cursor, until)) = self.catch_up {
-                let rows = self
-                    .chat
-                    .store()
-                    .messages_between(self.room.id, cursor, until, MAX_PAGE)
-                    .await?;
+                // Store reads are boxed here and below: they are rare, and inline their
+                // state would make every idle connection's future that much larger.
+                let rows = Box::pin(self.chat.store().messages_between(
+                    self.room.id,
+                    cursor,
+                    until,
+                    MAX_PAGE,
+                ))
+                .await?;
                 let done = rows.len() < MAX_PAGE as usize;
                 let mut cursor = cursor;
                 for row in &rows {
@@ -192,9 +196,11 @@ impl RoomFeed {
                 let rows = {
                     let chat = self.chat.clone();
                     let _slot = chat.repair_slot().await;
-                    chat.store()
-                        .messages_after(self.room.id, self.last_id, MAX_PAGE)
-                        .await?
+                    Box::pin(
+                        chat.store()
+                            .messages_after(self.room.id, self.last_id, MAX_PAGE),
+                    )
+                    .await?
                 };
                 self.repair = rows.len() == MAX_PAGE as usize;
                 for row in &rows {

@@ -2,8 +2,10 @@
 //! layer, which keeps this process's membership table in a [`LocalRouter`] and only adds the
 //! cross-process transport.
 
+use super::{mailbox, Mailbox, MailboxSender};
 use super::{ChannelLayer, ChannelName, Delivery, LayerError, LayerHealth};
 use async_trait::async_trait;
+use flume::TrySendError;
 use std::{
     collections::HashMap,
     sync::{
@@ -11,7 +13,6 @@ use std::{
         Arc, RwLock,
     },
 };
-use tokio::sync::mpsc::{self, error::TrySendError};
 
 /// This process's channels and groups.
 ///
@@ -40,13 +41,13 @@ struct Tables {
 }
 
 struct ChannelEntry {
-    sender: mpsc::Sender<Delivery>,
+    sender: MailboxSender,
     groups: Vec<String>,
 }
 
 struct Member {
     name: ChannelName,
-    sender: mpsc::Sender<Delivery>,
+    sender: MailboxSender,
 }
 
 /// What a membership change did to the group in this process, so a cross-process layer
@@ -84,10 +85,10 @@ impl LocalRouter {
     }
 
     /// Opens a mailbox.
-    pub fn new_channel(&self) -> (ChannelName, mpsc::Receiver<Delivery>) {
+    pub fn new_channel(&self) -> (ChannelName, Mailbox) {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name: ChannelName = format!("{}.{n}", self.process_id).into();
-        let (sender, receiver) = mpsc::channel(self.capacity);
+        let (sender, receiver) = mailbox(self.capacity);
         let mut tables = self.write();
         // Checked under the lock that `shut_down` takes too: a channel is either in the
         // table when the GoAway goes out, or sees the flag here.
@@ -166,7 +167,7 @@ impl LocalRouter {
         };
         match outcome {
             Ok(()) => Ok(GroupChanges::default()),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 Ok(self.drop_channels(&[channel.into()]))
             }
         }
@@ -313,7 +314,7 @@ impl MemoryLayer {
 
 #[async_trait]
 impl ChannelLayer for MemoryLayer {
-    fn new_channel(&self) -> (ChannelName, mpsc::Receiver<Delivery>) {
+    fn new_channel(&self) -> (ChannelName, Mailbox) {
         self.router.new_channel()
     }
 

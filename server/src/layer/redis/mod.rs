@@ -29,7 +29,7 @@ pub use rate::RedisRate;
 
 use super::{
     memory::{GroupChanges, LocalRouter},
-    ChannelLayer, ChannelName, Delivery, LayerError, LayerHealth,
+    ChannelLayer, ChannelName, Delivery, LayerError, LayerHealth, Mailbox,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -181,7 +181,7 @@ impl RedisLayer {
 
 #[async_trait]
 impl ChannelLayer for RedisLayer {
-    fn new_channel(&self) -> (ChannelName, mpsc::Receiver<Delivery>) {
+    fn new_channel(&self) -> (ChannelName, Mailbox) {
         self.local.new_channel()
     }
 

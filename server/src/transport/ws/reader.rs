@@ -225,7 +225,9 @@ pub(super) async fn run(
             next = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => match next {
                 Some(message) => {
                     heard.fetch_add(1, Ordering::Relaxed);
-                    reader.on_message(message).await
+                    // Boxed: the send path's state (validation, rate check, queueing) is
+                    // allocated while a frame is handled, not held by every idle socket.
+                    Box::pin(reader.on_message(message)).await
                 }
                 None => Action::Stop,
             },

@@ -88,8 +88,8 @@ pub(super) async fn run(mut sink: Sink, mut feed: RoomFeed, heard: Arc<AtomicU64
 /// Writes a batch. It usually completes at once (the socket takes it); only one that waits
 /// gets a deadline. False when the connection is over.
 async fn write_in_time(sink: &mut Sink, feed: &mut RoomFeed, step: Step) -> bool {
-    let batch = write_batch(sink, feed, step);
-    tokio::pin!(batch);
+    // Boxed: allocated per batch written, so an idle connection does not carry its state.
+    let mut batch = Box::pin(write_batch(sink, feed, step));
     match futures::poll!(&mut batch) {
         std::task::Poll::Ready(open) => open,
         std::task::Poll::Pending => tokio::time::timeout(WRITE_TIMEOUT, batch)
