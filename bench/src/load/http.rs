@@ -2,7 +2,7 @@
 //! receive, POST to send. They count the bytes the transport costs: response headers and
 //! bodies for polls, the raw event stream for SSE.
 
-use super::client::{text_stamp, ClientPlan, ClientStats, Header, Phase, Transport};
+use super::plan::{text_stamp, ClientPlan, ClientStats, Header, Phase, Transport};
 use super::schedule::SendSchedule;
 use app::protocol::{ChatMessage, SendRequest};
 use futures::StreamExt;

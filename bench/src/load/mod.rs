@@ -3,13 +3,14 @@
 
 mod client;
 mod http;
+mod plan;
 mod procstat;
 mod report;
 mod schedule;
 mod setup;
 
-use client::{ClientPlan, ClientStats, Phase, SenderPlan};
 use hdrhistogram::Histogram;
+use plan::{ClientPlan, ClientStats, Phase, SenderPlan};
 use std::{
     net::{IpAddr, Ipv4Addr},
     sync::Arc,
@@ -63,7 +64,7 @@ pub struct Options {
     pub label: String,
     /// How clients follow their room (senders post over HTTP unless it is `ws`).
     #[arg(long, value_enum, default_value = "ws")]
-    pub transport: client::Transport,
+    pub transport: plan::Transport,
     /// Milliseconds between two short polls (`--transport poll`).
     #[arg(long, default_value_t = 1000)]
     pub poll_interval: u64,
@@ -99,7 +100,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let plan = setup::prepare(&options, &urls).await?;
     let epoch = Instant::now();
     let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
-    let header = Arc::new(client::Header::new(options.payload));
+    let header = Arc::new(plan::Header::new(options.payload));
 
     // Connect at the requested rate, round-robin over URLs and source addresses.
     let connect_started = Instant::now();

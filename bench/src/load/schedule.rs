@@ -8,18 +8,9 @@
 //! - `poisson`: independent exponential gaps with mean `1 / rate` (a memoryless crowd): the
 //!   same average load with the clumps and lulls real arrivals have.
 
-use super::client::{Phase, SenderPlan};
+pub use super::plan::Arrivals;
+use super::plan::{Phase, SenderPlan};
 use std::time::{Duration, Instant};
-
-/// How send times are drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arrivals {
-    /// Evenly spaced, senders spread over the period.
-    Uniform,
-    /// Exponential gaps (Poisson arrivals).
-    Poisson,
-}
 
 /// The golden ratio's fractional part: consecutive multiples mod 1 fill [0, 1) evenly.
 const GOLDEN: f64 = 0.618_033_988_749_895;
