@@ -41,7 +41,7 @@ pub async fn run(
     epoch: Instant,
     header: std::sync::Arc<Header>,
 ) -> ClientStats {
-    let mut stats = ClientStats::for_room(plan.room_index);
+    let mut stats = ClientStats::new(plan.room_index);
     let mut sent = 0;
     let mut closed = false;
     {

@@ -162,11 +162,6 @@ impl ClientStats {
 }
 
 impl ClientStats {
-    /// A new, empty record for a client of room `room_index`.
-    pub fn for_room(room_index: usize) -> Self {
-        Self::new(room_index)
-    }
-
     /// One message object (a frame, or an element of a poll's list): checks its id order and
     /// records the latency of benchmark messages.
     pub fn observe_message(&mut self, text: &str, epoch: Instant) {
