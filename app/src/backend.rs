@@ -46,8 +46,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Deletes a room (owner only).
     async fn delete_room(&self, req: &Parts, slug: &str) -> Result<(), AppError>;
 
-    /// A page of the room list (most active first), after `cursor`.
-    async fn list_rooms(&self, cursor: Option<&str>) -> Result<RoomList, AppError>;
+    /// A page of the room list (most active first), after `cursor`, with the session's
+    /// unread counts.
+    async fn list_rooms(&self, req: &Parts, cursor: Option<&str>) -> Result<RoomList, AppError>;
 
     /// Creates a room owned by the session's identity.
     async fn create_room(

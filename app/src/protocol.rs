@@ -20,6 +20,32 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+    /// "I am typing": relayed to the room's other members at most once per
+    /// [`TYPING_EVERY_MS`] per user, never stored. Faster ones are dropped silently.
+    Typing,
+    /// "I have read the room up to this message": the server keeps the furthest one per
+    /// user and room (it never moves back) and tells the user's other tabs.
+    Read {
+        /// The newest message id read (must be a message of this room).
+        up_to: i64,
+    },
+}
+
+/// A client sends `typing` at most this often while the composer has input; the server
+/// relays at most this often per user and room.
+pub const TYPING_EVERY_MS: u32 = 2_000;
+/// How long a client shows "… is typing" after the last `typing` frame.
+pub const TYPING_SHOWN_MS: u32 = 5_000;
+/// Most member names one presence frame carries; `count` says how many there are in all.
+pub const PRESENCE_NAMES: usize = 50;
+
+/// A user as presence and typing frames name them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Member {
+    /// The user id.
+    pub id: i64,
+    /// The display name.
+    pub name: String,
 }
 
 /// What the server pushes to a client.
@@ -42,6 +68,47 @@ pub enum ServerFrame {
         room: String,
         /// The new title.
         title: String,
+    },
+    /// Who is in the room: the first frame after connecting (every transport). A user is
+    /// one member however many tabs, transports and processes they use.
+    Presence {
+        /// Up to [`PRESENCE_NAMES`] members.
+        members: Vec<Member>,
+        /// How many members there are in all.
+        count: usize,
+    },
+    /// Users who joined (first connection in the room) or left (last one closed, or their
+    /// process died), gathered over a short moment; lists hold at most [`PRESENCE_NAMES`].
+    PresenceDiff {
+        /// Users who arrived.
+        joins: Vec<Member>,
+        /// Users who went.
+        leaves: Vec<Member>,
+        /// How many members there are now.
+        count: usize,
+    },
+    /// Someone is typing in the room (show it for [`TYPING_SHOWN_MS`]).
+    Typing {
+        /// Who.
+        user: Member,
+    },
+    /// This user read `room` up to `up_to` (in this tab or another): clear the badge.
+    Read {
+        /// The room's slug.
+        room: String,
+        /// The newest message read.
+        up_to: i64,
+    },
+    /// Lobby feed: a room was created, renamed, got a message, or this viewer's unread count
+    /// changed.
+    Room {
+        /// The room as the viewer's list shows it.
+        room: RoomSummary,
+    },
+    /// Lobby feed: a room was deleted.
+    RoomGone {
+        /// Its slug.
+        slug: String,
     },
 }
 
@@ -244,6 +311,77 @@ pub struct RoomSummary {
     /// The user id of the room's owner (who may rename or delete it), if known.
     #[serde(default)]
     pub owner_id: Option<i64>,
+    /// Messages after the viewer's read marker, by others (0 for anonymous viewers; capped
+    /// at [`UNREAD_CAP`]).
+    #[serde(default)]
+    pub unread: u32,
+    /// How many of those mention the viewer (`@username`).
+    #[serde(default)]
+    pub mentions: u32,
+    /// The newest message, for the sidebar's excerpt.
+    #[serde(default)]
+    pub last_message: Option<LastMessage>,
+}
+
+/// Unread counts stop at this (the badge shows "999+").
+pub const UNREAD_CAP: u32 = 999;
+/// Longest excerpt of a message the room list shows, in characters.
+pub const EXCERPT_CHARS: usize = 120;
+
+/// A room's newest message, as the room list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    /// The message id.
+    pub id: i64,
+    /// The author's name.
+    pub author: String,
+    /// The start of the text (at most [`EXCERPT_CHARS`] characters, on one line).
+    pub excerpt: String,
+    /// When it was stored (RFC 3339).
+    pub sent_at: String,
+}
+
+impl LastMessage {
+    /// The excerpt of `text`: its first [`EXCERPT_CHARS`] characters, newlines as spaces.
+    pub fn excerpt_of(text: &str) -> String {
+        let mut excerpt: String = text
+            .chars()
+            .take(EXCERPT_CHARS)
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect();
+        if text.chars().nth(EXCERPT_CHARS).is_some() {
+            excerpt.push('…');
+        }
+        excerpt
+    }
+}
+
+/// Usernames a text mentions (`@name`, lower-cased, each once), as the sidebar's mention
+/// badge and notifications count them. A mention starts at the text's start or after a
+/// character that cannot be part of a name (so `a@b.c` is not one).
+pub fn mentioned_usernames(text: &str) -> Vec<String> {
+    let name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-');
+    let mut found: Vec<String> = Vec::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in text.char_indices() {
+        if c == '@' && !previous.is_some_and(name_char) {
+            let rest = &text[at + 1..];
+            let end = rest.find(|c: char| !name_char(c)).unwrap_or(rest.len());
+            let name = rest[..end].trim_end_matches(['.', '-']).to_lowercase();
+            if !name.is_empty() && !found.contains(&name) {
+                found.push(name);
+            }
+        }
+        previous = Some(c);
+    }
+    found
+}
+
+/// `POST /api/rooms/{slug}/read` body: the `read` frame's field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRequest {
+    /// The newest message id read.
+    pub up_to: i64,
 }
 
 /// One page of the room list (the home page; `GET /api/rooms` answers the rooms alone and

@@ -99,9 +99,9 @@ pub const ROOMS_ON_PAGE: u32 = 50;
 /// A page of the room list on the home page, after `cursor` (from the previous page).
 #[server(prefix = "/fn", endpoint = "rooms")]
 pub async fn list_rooms(cursor: Option<String>) -> Result<RoomList, AppError> {
-    crate::backend::serve(
-        move |backend, _| async move { backend.list_rooms(cursor.as_deref()).await },
-    )
+    crate::backend::serve(move |backend, req| async move {
+        backend.list_rooms(&req, cursor.as_deref()).await
+    })
     .await
 }
 

@@ -3,6 +3,7 @@
 //! each with its own `router()`; reading a room's messages (history, polls, the event
 //! stream) is a transport and lives in `crate::transport`.
 
+mod activity;
 mod admin;
 mod messages;
 mod rooms;
@@ -16,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(rooms::router())
         .merge(messages::router())
+        .merge(activity::router())
         .merge(session::router())
         .merge(admin::router())
         // An unknown API path answers in the API's terms, not with the site's HTML 404.

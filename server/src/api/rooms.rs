@@ -2,7 +2,7 @@
 
 use crate::http::{
     error::ApiError,
-    extract::{ApiJson, ApiQuery, RequireIdentity},
+    extract::{ApiJson, ApiQuery, MaybeIdentity, RequireIdentity},
     state::AppState,
 };
 use app::protocol::{CreateRoomRequest, RenameRoomRequest, RoomSummary};
@@ -36,11 +36,12 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
+    MaybeIdentity(viewer): MaybeIdentity,
 ) -> Result<Response, ApiError> {
     let limit = query.limit.unwrap_or(50);
     let page = state
         .chat
-        .list_rooms(limit, query.cursor.as_deref())
+        .list_rooms(viewer.as_ref(), limit, query.cursor.as_deref())
         .await?;
     let mut response = Json(page.rooms).into_response();
     if let Some(next) = page.next_cursor {

@@ -87,6 +87,8 @@ pub struct RoomFeed {
     held_since: Option<Instant>,
     /// Events decided but not yet taken.
     ready: VecDeque<FeedEvent>,
+    /// Keeps the viewer present in the room while the feed lives.
+    _presence: Option<super::PresenceGuard>,
 }
 
 impl RoomFeed {
@@ -119,6 +121,18 @@ impl RoomFeed {
             .map(|after| after.max(0))
             .filter(|after| *after < head.id)
             .map(|after| (after, head.id));
+        // Who is here comes first, this viewer included (anonymous readers are not
+        // members: they have no name to show).
+        let presence = viewer.map(|viewer| {
+            chat.presence()
+                .enter(room.slug.as_str(), viewer.user_id, &viewer.name)
+        });
+        let mut ready = VecDeque::new();
+        let snapshot = Box::pin(chat.presence().snapshot(room.slug.as_str())).await;
+        ready.push_back(FeedEvent::Frame {
+            id: None,
+            frame: encode(&snapshot),
+        });
         Ok(Self {
             chat,
             room,
@@ -131,7 +145,8 @@ impl RoomFeed {
             repair_after: None,
             held: BTreeMap::new(),
             held_since: None,
-            ready: VecDeque::new(),
+            ready,
+            _presence: presence,
         })
     }
 

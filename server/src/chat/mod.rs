@@ -14,14 +14,19 @@
 
 mod error;
 mod feed;
+pub mod lobby;
+pub mod presence;
 mod room;
+mod typing;
 mod watch;
 mod wire;
 mod writer;
 
 pub use error::ChatError;
 pub use feed::{FeedEvent, RoomFeed};
-pub use room::Room;
+pub use lobby::LobbyFeed;
+pub use presence::{Presence, PresenceGuard};
+pub use room::{room_group, Room};
 pub use watch::{RoomWatch, WatchEvent};
 pub use wire::{encode, to_wire};
 pub use writer::CommitWindow;
@@ -110,6 +115,10 @@ struct Inner {
     writer: writer::Writer,
     /// Store reads that repair feeds after a resync, at once at most.
     repairs: tokio::sync::Semaphore,
+    /// Who is in which room.
+    presence: Presence,
+    /// How often typing frames are relayed.
+    typing: typing::TypingThrottle,
 }
 
 /// Feeds that may re-read the store at once after a resync (the pool has 8 connections:
@@ -130,6 +139,7 @@ impl ChatService {
         window: CommitWindow,
     ) -> Self {
         let writer = writer::Writer::start(store.clone(), layer.clone(), window);
+        let presence = Presence::start(layer.clone());
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -137,6 +147,8 @@ impl ChatService {
                 limits,
                 writer,
                 repairs: tokio::sync::Semaphore::new(REPAIR_READS),
+                presence,
+                typing: typing::TypingThrottle::default(),
             }),
         }
     }
@@ -146,6 +158,70 @@ impl ChatService {
     /// [`ChatError::WriterGone`].
     pub async fn close(&self) {
         self.inner.writer.close().await;
+        self.inner.presence.close().await;
+    }
+
+    /// Presence: transports mark their users present, and read the first frame from it.
+    pub fn presence(&self) -> &Presence {
+        &self.inner.presence
+    }
+
+    /// Relays "`who` is typing" to the room (every process), at most once per
+    /// [`app::protocol::TYPING_EVERY_MS`] per user; faster ones are dropped silently.
+    pub async fn typing(&self, who: &Identity, room: &Room) -> Result<(), ChatError> {
+        if !self.inner.typing.allow(room.id, who.user_id) {
+            return Ok(());
+        }
+        let frame = encode(&ServerFrame::Typing {
+            user: app::protocol::Member {
+                id: who.user_id,
+                name: who.name.clone(),
+            },
+        });
+        self.inner
+            .layer
+            .group_send(&room.group(), Delivery::Frame(frame))
+            .await?;
+        Ok(())
+    }
+
+    /// Moves `who`'s read marker in `room` to message `up_to` (never back) and tells their
+    /// other tabs and lobby feeds. `up_to` must be a message of this room. Returns where the
+    /// marker stands.
+    pub async fn mark_read(
+        &self,
+        who: &Identity,
+        room: &Room,
+        up_to: i64,
+    ) -> Result<i64, ChatError> {
+        if up_to <= 0 || !self.inner.store.message_in_room(up_to, room.id).await? {
+            return Err(ChatError::Invalid(Invalid {
+                field: "up_to",
+                message: format!("Message {up_to} is not a message of this room."),
+            }));
+        }
+        let stands = self
+            .inner
+            .store
+            .mark_read(who.user_id, room.id, up_to)
+            .await?;
+        let frame = encode(&ServerFrame::Read {
+            room: room.slug.to_string(),
+            up_to: stands,
+        });
+        self.inner
+            .layer
+            .group_send(
+                &crate::auth::user_group(who.user_id),
+                Delivery::Frame(frame),
+            )
+            .await?;
+        Ok(stands)
+    }
+
+    /// The live room list for `viewer` (the lobby feed).
+    pub async fn lobby(&self, viewer: Option<&Identity>) -> Result<LobbyFeed, ChatError> {
+        LobbyFeed::open(self.clone(), viewer).await
     }
 
     /// The channel layer (for consumers opening channels and for health checks).
@@ -304,6 +380,13 @@ impl ChatService {
                 StoreError::Duplicate => ChatError::RoomExists(slug.to_string()),
                 other => ChatError::Store(other),
             })?;
+        lobby::publish(
+            self.inner.layer.as_ref(),
+            &lobby::Note::LobbyChanged {
+                slug: slug.to_string(),
+            },
+        )
+        .await;
         Ok(Room::from_record(record, slug))
     }
 
@@ -363,6 +446,13 @@ impl ChatService {
                 },
             )
             .await?;
+        lobby::publish(
+            self.inner.layer.as_ref(),
+            &lobby::Note::LobbyGone {
+                slug: room.slug.to_string(),
+            },
+        )
+        .await;
         Ok(())
     }
 
@@ -395,30 +485,46 @@ impl ChatService {
             .layer
             .group_send(&room.group(), Delivery::Frame(frame))
             .await?;
+        lobby::publish(
+            self.inner.layer.as_ref(),
+            &lobby::Note::LobbyChanged {
+                slug: room.slug.to_string(),
+            },
+        )
+        .await;
         Ok(room)
     }
 
     /// A page of the room list, most recently active first: up to `limit` rooms (1–200)
     /// after `cursor` (from the previous page), and the cursor of the next page if there is
-    /// one.
+    /// one. With a `viewer`, each room carries their unread and mention counts.
     pub async fn list_rooms(
         &self,
+        viewer: Option<&Identity>,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<RoomList, ChatError> {
         let limit = limit.clamp(1, MAX_ROOM_PAGE);
         let cursor = cursor.map(parse_cursor).transpose()?;
-        let mut rows = self.inner.store.list_rooms(limit + 1, cursor).await?;
+        let (user_id, username) = match viewer {
+            Some(viewer) => (viewer.user_id, viewer.viewer().username),
+            None => (0, None),
+        };
+        let mut rows = self
+            .inner
+            .store
+            .list_rooms_for(user_id, username.as_deref(), limit + 1, cursor)
+            .await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next_cursor = more
             .then(|| {
                 rows.last()
-                    .map(|room| format!("{}.{}", room.active_at, room.id))
+                    .map(|row| format!("{}.{}", row.room.active_at, row.room.id))
             })
             .flatten();
         Ok(RoomList {
-            rooms: rows.into_iter().map(wire::summary_from).collect(),
+            rooms: rows.into_iter().map(lobby::summary_of).collect(),
             next_cursor,
         })
     }

@@ -9,7 +9,7 @@ use crate::layer::{Channel, ChannelLayer, Delivery};
 use std::sync::Arc;
 
 /// What a watch saw.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum WatchEvent {
     /// A message was published to the room, or the layer lost some (resync): read the
     /// store.
@@ -21,6 +21,8 @@ pub enum WatchEvent {
     Deleted,
     /// The server is shutting down.
     ShuttingDown,
+    /// A frame that is not stored (presence, typing, a rename): a poll answers with it.
+    Ephemeral(crate::layer::Frame),
 }
 
 /// A channel in a room's group, for waiting only.
@@ -48,8 +50,8 @@ impl RoomWatch {
                 None => return WatchEvent::Overflowed,
                 Some(Delivery::Close { .. }) => return WatchEvent::Deleted,
                 Some(Delivery::GoAway) => return WatchEvent::ShuttingDown,
-                // A rename or a reply frame says nothing about new messages.
-                Some(Delivery::Frame(_) | Delivery::SessionEnded { .. } | Delivery::Heartbeat) => {}
+                Some(Delivery::Frame(frame)) => return WatchEvent::Ephemeral(frame),
+                Some(Delivery::SessionEnded { .. } | Delivery::Heartbeat) => {}
             }
         }
     }

@@ -23,6 +23,9 @@ pub(super) fn summary_from(room: RoomWithStats) -> RoomSummary {
         message_count: room.message_count,
         last_message_at: room.last_message_at.map(crate::store::format_millis),
         owner_id: room.owner_id,
+        unread: 0,
+        mentions: 0,
+        last_message: None,
     }
 }
 

@@ -205,7 +205,8 @@ async fn store_and_publish(store: &Store, layer: &dyn ChannelLayer, jobs: &mut V
         .drain(..)
         .map(|job| (job.draft, (job.room_slug, job.reply)))
         .unzip();
-    let outcomes = store.write_messages(drafts).await;
+    let written = store.write_messages(drafts).await;
+    let outcomes = written.outcomes;
     let stored = outcomes
         .iter()
         .filter(|outcome| matches!(outcome, Ok(Inserted::New(_))))
@@ -242,6 +243,7 @@ async fn store_and_publish(store: &Store, layer: &dyn ChannelLayer, jobs: &mut V
             tracing::debug!(%error, "publishing stored messages failed");
         }
     }
+    super::lobby::announce_activity(layer, written.rooms, &outcomes).await;
     for ((_, reply), outcome) in waiting.into_iter().zip(outcomes) {
         // The sender may have gone (client disconnected): nothing to tell.
         let _ = reply.send(outcome.map_err(log_failure));

@@ -77,6 +77,17 @@ impl Admission {
         Ok(Admitted { room, slot })
     }
 
+    /// The origin and a slot, for a stream that follows no room (the lobby).
+    pub fn admit_stream(
+        &self,
+        headers: &HeaderMap,
+        client: Option<IpAddr>,
+        rule: OriginRule,
+    ) -> Result<super::gate::Pass, ApiError> {
+        self.check_origin(headers, rule)?;
+        self.slots.enter(client).map_err(refusal)
+    }
+
     /// The Origin rule alone (reads that hold nothing open check it too).
     pub fn check_origin(&self, headers: &HeaderMap, rule: OriginRule) -> Result<(), ApiError> {
         let allowed = match (self.origins.check(headers), rule) {

@@ -105,9 +105,12 @@ impl Backend for ServerBackend {
         self.state.accounts.log_out(&session).await.map_err(fault)
     }
 
-    async fn list_rooms(&self, cursor: Option<&str>) -> Result<RoomList, AppError> {
+    async fn list_rooms(&self, req: &Parts, cursor: Option<&str>) -> Result<RoomList, AppError> {
+        let viewer = self.identity(req).await?;
         let chat = &self.state.chat;
-        chat.list_rooms(ROOMS_ON_PAGE, cursor).await.map_err(fault)
+        chat.list_rooms(viewer.as_ref(), ROOMS_ON_PAGE, cursor)
+            .await
+            .map_err(fault)
     }
 
     async fn create_room(

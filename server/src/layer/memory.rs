@@ -300,6 +300,7 @@ impl Tables {
 /// The default layer: every channel and group in this process.
 pub struct MemoryLayer {
     router: LocalRouter,
+    presence: Arc<super::presence::MemoryPresence>,
 }
 
 impl MemoryLayer {
@@ -308,6 +309,7 @@ impl MemoryLayer {
         crate::telemetry::layer_up(true);
         Self {
             router: LocalRouter::new(super::new_process_id(), capacity),
+            presence: Arc::default(),
         }
     }
 }
@@ -363,6 +365,10 @@ impl ChannelLayer for MemoryLayer {
 
     fn kind(&self) -> &'static str {
         "memory"
+    }
+
+    fn presence(&self) -> Arc<dyn super::presence::PresenceRegistry> {
+        self.presence.clone()
     }
 }
 

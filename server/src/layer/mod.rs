@@ -19,6 +19,7 @@
 
 mod frame;
 pub mod memory;
+pub mod presence;
 pub mod redis;
 
 pub use frame::Frame;
@@ -197,6 +198,10 @@ pub trait ChannelLayer: Send + Sync + 'static {
 
     /// A short name for logs and `/healthz` (`memory`, `redis`).
     fn kind(&self) -> &'static str;
+
+    /// Where this layer keeps presence: this process's memory, or Redis shared by every
+    /// process the layer connects.
+    fn presence(&self) -> Arc<dyn presence::PresenceRegistry>;
 
     /// The state of each part the layer depends on (Redis: its publisher and subscriber),
     /// for `/healthz`.

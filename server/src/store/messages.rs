@@ -1,7 +1,7 @@
 //! The `messages` table: batched, idempotent inserts (written by the writer's connection,
 //! `store::writer`) and the reads behind history, catch-up and gap repair.
 
-use super::{Store, StoreError};
+use super::{RoomWithStats, Store, StoreError};
 
 /// A message about to be stored.
 #[derive(Clone, Debug)]
@@ -59,6 +59,16 @@ impl Inserted {
     }
 }
 
+/// What a batch write did: one outcome per message, in order, and the new figures of every
+/// room that gained a message.
+#[derive(Debug)]
+pub struct Written {
+    /// Per message: the new row, the earlier row of a retry, or its own failure.
+    pub outcomes: Vec<Result<Inserted, StoreError>>,
+    /// The rooms the batch changed, as the room list shows them.
+    pub rooms: Vec<RoomWithStats>,
+}
+
 /// The newest message of a room: where a live follower starts counting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RoomHead {
@@ -75,10 +85,7 @@ impl Store {
     /// the writer's own connection (see `writer`): one outcome per message — the new row, the
     /// earlier row for a retried `(author, client_id)`, or that message's own failure. A
     /// failure of the whole batch (disk, lock timeout) is every message's.
-    pub async fn write_messages(
-        &self,
-        batch: Vec<NewMessage>,
-    ) -> Vec<Result<Inserted, StoreError>> {
+    pub async fn write_messages(&self, batch: Vec<NewMessage>) -> Written {
         self.writer.write(batch).await
     }
 
@@ -88,7 +95,11 @@ impl Store {
         batch: &[&NewMessage],
     ) -> Result<Vec<Inserted>, StoreError> {
         let owned = batch.iter().map(|message| (*message).clone()).collect();
-        self.write_messages(owned).await.into_iter().collect()
+        self.write_messages(owned)
+            .await
+            .outcomes
+            .into_iter()
+            .collect()
     }
 
     /// The room's newest message id and seq (zeros when empty): one primary-key read.

@@ -8,11 +8,13 @@
 
 mod busy;
 mod messages;
+mod reads;
 mod rooms;
 mod users;
 mod writer;
 
-pub use messages::{Inserted, MessageRecord, NewMessage, RoomHead};
+pub use messages::{Inserted, MessageRecord, NewMessage, RoomHead, Written};
+pub use reads::{ListedRoom, Unread};
 pub use rooms::{RoomCursor, RoomRecord, RoomWithStats};
 pub use users::UserRecord;
 

@@ -12,7 +12,7 @@
 //! seqs stay gap-free and in commit order. A message whose own row fails (its room was just
 //! deleted) fails alone: SQLite undoes that statement, not the transaction.
 
-use super::{busy, Inserted, MessageRecord, NewMessage, StoreError};
+use super::{busy, Inserted, MessageRecord, NewMessage, RoomWithStats, StoreError, Written};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::{collections::HashMap, path::Path, sync::mpsc, thread::JoinHandle};
 use tokio::sync::oneshot;
@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 /// One batch and where its outcome goes.
 struct Job {
     batch: Vec<NewMessage>,
-    reply: oneshot::Sender<Vec<Result<Inserted, StoreError>>>,
+    reply: oneshot::Sender<Written>,
 }
 
 /// The writer thread's handle. Dropping every sender ends the thread.
@@ -51,8 +51,8 @@ impl Writer {
         })
     }
 
-    /// Writes a batch; one outcome per message, in order.
-    pub(super) async fn write(&self, batch: Vec<NewMessage>) -> Vec<Result<Inserted, StoreError>> {
+    /// Writes a batch; one outcome per message, in order, and the rooms it changed.
+    pub(super) async fn write(&self, batch: Vec<NewMessage>) -> Written {
         let count = batch.len();
         let (reply, outcome) = oneshot::channel();
         let sent = self
@@ -89,10 +89,13 @@ impl Writer {
     }
 }
 
-fn failed(count: usize, why: &str) -> Vec<Result<Inserted, StoreError>> {
-    (0..count)
-        .map(|_| Err(StoreError::BatchFailed(why.to_owned())))
-        .collect()
+fn failed(count: usize, why: &str) -> Written {
+    Written {
+        outcomes: (0..count)
+            .map(|_| Err(StoreError::BatchFailed(why.to_owned())))
+            .collect(),
+        rooms: Vec::new(),
+    }
 }
 
 fn writer_error(error: rusqlite::Error) -> StoreError {
@@ -140,7 +143,7 @@ fn run(mut connection: Connection, queue: mpsc::Receiver<Job>) {
 fn write_batch(
     connection: &mut Connection,
     batch: &[NewMessage],
-) -> Result<Vec<Result<Inserted, StoreError>>, rusqlite::Error> {
+) -> Result<Written, rusqlite::Error> {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut next_seq: HashMap<i64, i64> = HashMap::new();
     let mut outcomes = Vec::with_capacity(batch.len());
@@ -157,6 +160,9 @@ fn write_batch(
         }
         outcomes.push(outcome.map_err(writer_error));
     }
+    // The rooms' new figures come back from the same statement (the lobby feed shows them),
+    // so announcing a room's activity costs no read.
+    let mut changed = Vec::with_capacity(rooms.len());
     {
         let mut update = tx.prepare_cached(
             "UPDATE rooms SET
@@ -165,14 +171,31 @@ fn write_batch(
                  active_at = MAX(active_at, ?2),
                  last_seq = ?3,
                  last_message_id = ?4
-             WHERE id = ?5",
+             WHERE id = ?5
+             RETURNING slug, title, message_count, last_message_at, owner_id, active_at, id",
         )?;
         for (room, (added, sent_at, seq, id)) in &rooms {
-            update.execute(params![added, sent_at, seq, id, room])?;
+            let stats = update
+                .query_row(params![added, sent_at, seq, id, room], |row| {
+                    Ok(RoomWithStats {
+                        slug: row.get(0)?,
+                        title: row.get(1)?,
+                        message_count: row.get(2)?,
+                        last_message_at: row.get(3)?,
+                        owner_id: row.get(4)?,
+                        active_at: row.get(5)?,
+                        id: row.get(6)?,
+                    })
+                })
+                .optional()?;
+            changed.extend(stats);
         }
     }
     tx.commit()?;
-    Ok(outcomes)
+    Ok(Written {
+        outcomes,
+        rooms: changed,
+    })
 }
 
 /// One message: a new row with the room's next seq, or the earlier row for a retried

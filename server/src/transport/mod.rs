@@ -6,6 +6,7 @@
 //! - [`sse`]: HTTP streaming (Server-Sent Events), sends by POST;
 //! - [`poll`]: long polling (a waiting consumer per request) and short polling.
 
+pub mod lobby;
 pub mod poll;
 pub mod sse;
 pub mod ws;
@@ -19,4 +20,6 @@ pub fn router() -> Router<AppState> {
         .route("/ws/rooms/{slug}", get(ws::handshake::handler))
         .route("/api/rooms/{slug}/messages", get(poll::read))
         .route("/api/rooms/{slug}/events", get(sse::events))
+        .route("/ws/lobby", get(lobby::websocket))
+        .route("/api/lobby/events", get(lobby::events))
 }

@@ -9,11 +9,12 @@
 //! between requests: any server process can answer any poll.
 
 use crate::{
+    auth::Identity,
     chat::{Room, WatchEvent, MAX_PAGE},
     http::{
         admission::OriginRule,
         error::ApiError,
-        extract::{ApiQuery, ClientIp},
+        extract::{ApiQuery, ClientIp, MaybeIdentity},
         state::AppState,
     },
 };
@@ -49,16 +50,15 @@ pub async fn read(
     ApiQuery(query): ApiQuery<ReadQuery>,
     headers: axum::http::HeaderMap,
     ClientIp(client): ClientIp,
+    MaybeIdentity(viewer): MaybeIdentity,
 ) -> Result<Json<Vec<ServerFrame>>, ApiError> {
     // Another site's page may not read the API with the visitor's cookie, even without
     // holding anything open.
     state
         .admission
         .check_origin(&headers, OriginRule::RefuseForeign)?;
-    let messages = read_messages(&state, &slug, query, &headers, client).await?;
-    Ok(Json(
-        messages.into_iter().map(ServerFrame::Message).collect(),
-    ))
+    let frames = read_messages(&state, &slug, query, &headers, client, viewer.as_ref()).await?;
+    Ok(Json(frames))
 }
 
 async fn read_messages(
@@ -67,11 +67,12 @@ async fn read_messages(
     query: ReadQuery,
     headers: &axum::http::HeaderMap,
     client: Option<std::net::IpAddr>,
-) -> Result<Vec<ChatMessage>, ApiError> {
+    viewer: Option<&Identity>,
+) -> Result<Vec<ServerFrame>, ApiError> {
     let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
     let after = match query.after {
         Some(after) if wait > 0 => after,
-        _ => return read_now(state, slug, &query).await,
+        _ => return Ok(messages(read_now(state, slug, &query, viewer).await?)),
     };
     let limit = query.limit.unwrap_or(MAX_PAGE);
     // A waiting poll holds a connection slot: another site's pages may not take them.
@@ -85,14 +86,22 @@ async fn read_messages(
             OriginRule::RefuseForeign,
         )
         .await?;
-    wait_for_news(
+    // Present while waiting, and for a while after (until the next poll comes).
+    let presence = state.chat.presence();
+    let _here = viewer.map(|v| presence.enter(admitted.room.slug.as_str(), v.user_id, &v.name));
+    let answer = wait_for_news(
         state,
         &admitted.room,
         after,
         limit,
         Duration::from_secs(wait),
+        viewer.map(|v| v.user_id),
     )
-    .await
+    .await;
+    if let Some(v) = viewer {
+        presence.touch(admitted.room.slug.as_str(), v.user_id, &v.name);
+    }
+    answer
 }
 
 /// History (no `after`) or a short poll: what the store has, at once.
@@ -100,8 +109,16 @@ async fn read_now(
     state: &AppState,
     slug: &str,
     query: &ReadQuery,
+    viewer: Option<&Identity>,
 ) -> Result<Vec<ChatMessage>, ApiError> {
     let room = state.chat.room(slug).await?;
+    // A short poll that follows the room (`after`) keeps its user present for a while.
+    if let (Some(v), Some(_)) = (viewer, query.after) {
+        state
+            .chat
+            .presence()
+            .touch(room.slug.as_str(), v.user_id, &v.name);
+    }
     Ok(match query.after {
         None => {
             let limit = query.limit.unwrap_or(50);
@@ -121,14 +138,15 @@ async fn wait_for_news(
     after: i64,
     limit: u32,
     wait: Duration,
-) -> Result<Vec<ChatMessage>, ApiError> {
+    poller: Option<i64>,
+) -> Result<Vec<ServerFrame>, ApiError> {
     let _open = crate::telemetry::OpenConnection::new("longpoll");
     // Join first, then look: a message stored in between is either already in the store
     // read or wakes the watch.
     let mut watch = state.chat.watch(room).await?;
     let ready = state.chat.after(room, after, limit).await?;
     if !ready.is_empty() {
-        return Ok(ready);
+        return Ok(messages(ready));
     }
     let deadline = tokio::time::sleep(wait);
     tokio::pin!(deadline);
@@ -145,11 +163,23 @@ async fn wait_for_news(
                 // A late delivery of a message the client already has (another process's,
                 // crossing in Redis) changes nothing for it: keep waiting.
                 if !ready.is_empty() {
-                    return Ok(ready);
+                    return Ok(messages(ready));
+                }
+            }
+            // Presence, typing, a rename: answered at once (the client polls again with
+            // the same `after`), so polling members see them too.
+            Some(WatchEvent::Ephemeral(frame)) => {
+                match serde_json::from_str::<ServerFrame>(frame.as_str()) {
+                    // The poller's own arrival is no news to it (else every first poll
+                    // would answer at once).
+                    Ok(ServerFrame::PresenceDiff { joins, leaves, .. })
+                        if leaves.is_empty() && joins.iter().all(|m| Some(m.id) == poller) => {}
+                    Ok(frame) => return Ok(vec![frame]),
+                    Err(_) => {}
                 }
             }
             Some(WatchEvent::Overflowed) => {
-                return Ok(state.chat.after(room, after, limit).await?)
+                return Ok(messages(state.chat.after(room, after, limit).await?))
             }
             Some(WatchEvent::Deleted) => {
                 return Err(ApiError::not_found(format!(
@@ -159,6 +189,10 @@ async fn wait_for_news(
             }
         }
     }
+}
+
+fn messages(list: Vec<ChatMessage>) -> Vec<ServerFrame> {
+    list.into_iter().map(ServerFrame::Message).collect()
 }
 
 #[cfg(test)]

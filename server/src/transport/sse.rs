@@ -31,7 +31,7 @@ use serde::Deserialize;
 use std::{convert::Infallible, time::Duration};
 
 /// How often an idle stream says it is alive.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a browser should wait before reconnecting (SSE `retry:`), in milliseconds.
 const RETRY_MS: u64 = 1000;
 
@@ -131,7 +131,7 @@ fn stream_of(feed: RoomFeed, slot: Pass) -> impl futures::Stream<Item = Result<E
 }
 
 /// One SSE event: `event:` from the frame's `"type"`, `id:` for chat messages.
-fn to_event(id: Option<i64>, frame: &str) -> Event {
+pub(super) fn to_event(id: Option<i64>, frame: &str) -> Event {
     let kind = frame_type(frame).unwrap_or("message");
     let event = Event::default().event(kind).data(frame);
     match id {

@@ -231,6 +231,12 @@ impl Client {
 }
 
 /// A WebSocket client.
+/// Presence frames (`presence`, `presence_diff`), which every connection of a named user
+/// causes: the presence tests look at them, the others skip them.
+pub fn is_presence(frame: &Value) -> bool {
+    matches!(frame["type"].as_str(), Some("presence" | "presence_diff"))
+}
+
 pub struct Ws {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
@@ -263,9 +269,20 @@ impl Ws {
             .expect("a frame in time")
     }
 
-    /// The next JSON frame, or `None` if none arrives within `wait`.
+    /// The next JSON frame that is not presence (tests of other things ignore who is
+    /// here), or `None` if none arrives within `wait`.
     pub async fn next_json_within(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = self.next_any_within(deadline).await?;
+            if !is_presence(&frame) {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// The next JSON frame of any type, presence included, until `deadline`.
+    pub async fn next_any_within(&mut self, deadline: tokio::time::Instant) -> Option<Value> {
         loop {
             let message = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
@@ -297,6 +314,12 @@ impl Ws {
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Err(_) => return,
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(Message::Text(text))))
+                    if serde_json::from_str::<Value>(text.as_str())
+                        .is_ok_and(|frame| is_presence(&frame)) =>
+                {
+                    continue
+                }
                 Ok(other) => panic!("expected silence, got {other:?}"),
             }
         }
@@ -372,7 +395,8 @@ impl SseReader {
                         event.data.push_str(value.trim_start());
                     }
                 }
-                if !event.data.is_empty() {
+                let presence = matches!(event.event.as_deref(), Some("presence" | "presence_diff"));
+                if !event.data.is_empty() && !presence {
                     return Some(event);
                 }
             }

@@ -20,11 +20,13 @@
 mod backoff;
 mod envelope;
 mod health;
+mod presence;
 mod publisher;
 mod rate;
 mod subscriber;
 mod topics;
 
+pub use presence::RedisPresence;
 pub use rate::RedisRate;
 
 use super::{
@@ -91,6 +93,8 @@ pub struct RedisLayer {
     stop: CancellationToken,
     /// The two tasks, joined by `close`.
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Who is in which room, shared by every process.
+    presence: Arc<RedisPresence>,
 }
 
 impl RedisLayer {
@@ -113,6 +117,11 @@ impl RedisLayer {
             health: health.clone(),
             stop: stop.clone(),
         };
+        let presence = Arc::new(RedisPresence::new(
+            client.clone(),
+            prefix,
+            local.process_id(),
+        ));
         let publishing = Publisher {
             client,
             queue,
@@ -131,6 +140,7 @@ impl RedisLayer {
             health,
             stop,
             tasks: Mutex::new(tasks),
+            presence,
         })
     }
 
@@ -281,6 +291,10 @@ impl ChannelLayer for RedisLayer {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    fn presence(&self) -> Arc<dyn super::presence::PresenceRegistry> {
+        self.presence.clone()
     }
 
     fn parts(&self) -> Vec<(&'static str, bool)> {

@@ -147,6 +147,8 @@ impl Reader {
     async fn on_text(&mut self, text: &str) -> Action {
         match serde_json::from_str::<ClientFrame>(text) {
             Ok(ClientFrame::Send { text, client_id }) => self.on_send(&text, client_id).await,
+            Ok(ClientFrame::Typing) => self.on_typing().await,
+            Ok(ClientFrame::Read { up_to }) => self.on_read(up_to).await,
             Err(error) => self.unusable(describe_bad_frame(text, &error)),
         }
     }
@@ -168,6 +170,36 @@ impl Reader {
             Ok(pending) => Action::Track(pending, client_id),
             Err(ChatError::RateLimited(limited)) => self.strike(limited, client_id),
             Err(error) => Action::Reply(fault_frame(&error, client_id)),
+        }
+    }
+
+    /// Relays "typing" (throttled by the chat service; too frequent ones vanish).
+    async fn on_typing(&mut self) -> Action {
+        let Some(who) = &self.identity else {
+            return self.unusable(error_frame(
+                ErrorCode::LoginRequired,
+                "Log in to chat in this room.",
+                None,
+            ));
+        };
+        match self.chat.typing(who, &self.room).await {
+            Ok(()) => Action::Nothing,
+            Err(error) => Action::Reply(fault_frame(&error, None)),
+        }
+    }
+
+    /// Moves the read marker; the user's tabs hear it through their own group.
+    async fn on_read(&mut self, up_to: i64) -> Action {
+        let Some(who) = &self.identity else {
+            return self.unusable(error_frame(
+                ErrorCode::LoginRequired,
+                "Log in to keep read markers.",
+                None,
+            ));
+        };
+        match self.chat.mark_read(who, &self.room, up_to).await {
+            Ok(_) => Action::Nothing,
+            Err(error) => self.unusable(fault_frame(&error, None)),
         }
     }
 
