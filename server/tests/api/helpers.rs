@@ -212,10 +212,17 @@ impl Client {
         origin: Option<&str>,
     ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
         let query = after.map(|a| format!("?after={a}")).unwrap_or_default();
-        let url = format!(
-            "{}/ws/rooms/{slug}{query}",
-            self.base.replace("http://", "ws://")
-        );
+        self.connect_path(&format!("/ws/rooms/{slug}{query}"), origin)
+            .await
+    }
+
+    /// Opens the WebSocket at `path` (e.g. `/ws/lobby`) with this client's cookie.
+    pub async fn connect_path(
+        &self,
+        path: &str,
+        origin: Option<&str>,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let url = format!("{}{path}", self.base.replace("http://", "ws://"));
         let mut request = url.into_client_request()?;
         if let Some(cookie) = self.cookie() {
             request.headers_mut().insert("cookie", cookie);
@@ -230,13 +237,13 @@ impl Client {
     }
 }
 
-/// A WebSocket client.
 /// Presence frames (`presence`, `presence_diff`), which every connection of a named user
 /// causes: the presence tests look at them, the others skip them.
 pub fn is_presence(frame: &Value) -> bool {
     matches!(frame["type"].as_str(), Some("presence" | "presence_diff"))
 }
 
+/// A WebSocket client.
 pub struct Ws {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }

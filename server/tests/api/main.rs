@@ -8,6 +8,7 @@ mod process;
 mod abuse;
 mod accounts;
 mod faults;
+mod live;
 mod multiprocess;
 mod rooms;
 mod sessions;
