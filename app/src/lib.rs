@@ -58,7 +58,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1, interactive-widget=resizes-content"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
@@ -105,13 +105,46 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
         provide_context(leptos::server::ServerActionError::new(&path, &error));
     }
     ViewerContext::provide();
+    let lobby = chat::Lobby::provide();
+    let location = leptos_router::hooks::use_location();
+    let view_kind = move || {
+        if location.pathname.get().starts_with("/rooms/") {
+            "room"
+        } else {
+            "home"
+        }
+    };
+    // The tab title carries the unread total: `(3) Parlor`.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let total = lobby.total_unread();
+        let _ = location.pathname.get();
+        request_animation_frame(move || {
+            let document = document();
+            let title = document.title();
+            let bare = match title.strip_prefix('(').and_then(|t| t.split_once(") ")) {
+                Some((count, rest)) if count.chars().all(|c| c.is_ascii_digit()) => rest.to_owned(),
+                _ => title,
+            };
+            let wanted = if total > 0 {
+                format!("({total}) {bare}")
+            } else {
+                bare
+            };
+            document.set_title(&wanted);
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = lobby;
     view! {
-        <div class="app" data-hydrated=move || hydrated.get().then_some("true")>
+        <div class="app" data-hydrated=move || hydrated.get().then_some("true") data-view=view_kind>
             <header class="site-header">
                 <a href="/" class="brand">"Parlor"</a>
                 <a href="/transports" class="nav-link">"Transports"</a>
                 <IdentityBar/>
             </header>
+            <div class="shell">
+            <chat::Sidebar/>
             <main>
                 // Async SSR: the HTML carries the data (room list, history) so the page is
                 // complete without JavaScript.
@@ -123,6 +156,7 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
                     <Route path=path!("/transports") view=TransportsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
+            </div>
         </div>
     }
 }

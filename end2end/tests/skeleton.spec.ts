@@ -25,7 +25,7 @@ test.describe('without JavaScript', () => {
     expect(html).toContain('Rendered &lt;b&gt;without&lt;/b&gt; JS');
 
     await page.goto('/');
-    await expect(page.locator(`li[data-slug="${slug}"]`)).toContainText('Rendered <b>without</b> JS');
+    await expect(page.locator(`li.room-item[data-slug="${slug}"]`)).toContainText('Rendered <b>without</b> JS');
   });
 
   test('the create-room form works and explains a bad slug', async ({ page }) => {
@@ -85,7 +85,7 @@ test('create a room through the form, with a clear message for a duplicate', asy
   await expect(page.getByRole('heading', { name: 'Made by the form' })).toBeVisible();
 
   await page.goto('/');
-  await expect(page.locator(`li[data-slug="${slug}"]`)).toContainText('Made by the form');
+  await expect(page.locator(`li.room-item[data-slug="${slug}"]`)).toContainText('Made by the form');
   await waitForHydration(page);
   await page.getByLabel('Slug').fill(slug);
   await page.getByLabel('Title').fill('Again');

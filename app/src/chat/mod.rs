@@ -2,8 +2,14 @@
 
 #[cfg(feature = "hydrate")]
 pub mod client;
+#[cfg(feature = "hydrate")]
+mod live;
+mod lobby;
+mod sidebar;
 mod state;
 mod view;
 
+pub use lobby::Lobby;
+pub use sidebar::Sidebar;
 pub use state::{ConnState, PendingSend, RoomState, Transport, TransportStats};
 pub use view::{ChatRoom, ConnectionBadge};

@@ -1,10 +1,15 @@
 //! The reactive state of one open room, shared by the view and the browser connection.
 
-use crate::protocol::ChatMessage;
+use crate::protocol::{ChatMessage, Member};
 use leptos::prelude::*;
 
-/// How many messages a page keeps in memory; older ones scroll out (reload shows history).
-pub const MAX_VISIBLE_MESSAGES: usize = 1000;
+/// How many messages the list keeps in the page at most: a room with 100,000 messages stays
+/// smooth because older (or, when scrolled back, newer) ones leave the DOM and come back from
+/// the server when scrolled to.
+pub const MAX_VISIBLE_MESSAGES: usize = 400;
+/// Messages one scroll-back page loads.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub const OLDER_PAGE: u32 = 50;
 
 /// Where the room's live connection stands, shown in the room header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +175,29 @@ pub struct RoomState {
     /// (`after`). Messages that arrive out of band (the answer to our own POST) are shown
     /// but do not move it, or a message stored just before ours would be skipped.
     pub cursor: StoredValue<i64>,
+    /// Who is here (up to 50 names) and how many in all.
+    pub members: RwSignal<Vec<Member>>,
+    /// The member count (may exceed the names listed).
+    pub member_count: RwSignal<usize>,
+    /// Who is typing, and until when (ms since the epoch).
+    pub typing: RwSignal<Vec<(Member, f64)>>,
+    /// The viewer's user id (their own typing is not shown).
+    pub me: StoredValue<Option<i64>>,
+    /// The newest message this viewer has told the server it read.
+    pub read_sent: StoredValue<i64>,
+    /// When the next reconnect attempt is due (ms since the epoch), while waiting.
+    pub retry_at: RwSignal<Option<f64>>,
+    /// Whether the list has been scrolled to the room's first message.
+    pub older_done: RwSignal<bool>,
+    /// Whether an older page is being loaded.
+    pub loading_older: RwSignal<bool>,
+    /// The list no longer holds the newest messages (scrolled far back): live ones are
+    /// counted, not shown, until the reader jumps back down.
+    pub detached: RwSignal<bool>,
+    /// Whether the list is scrolled to the bottom (then it follows new messages).
+    pub at_bottom: RwSignal<bool>,
+    /// New messages that arrived while the reader was scrolled up.
+    pub unseen: RwSignal<u32>,
 }
 
 impl RoomState {
@@ -187,7 +215,78 @@ impl RoomState {
             transport: RwSignal::new(Transport::WebSocket),
             forced: StoredValue::new(None),
             stats: RwSignal::new(TransportStats::default()),
+            members: RwSignal::new(Vec::new()),
+            member_count: RwSignal::new(0),
+            typing: RwSignal::new(Vec::new()),
+            me: StoredValue::new(None),
+            read_sent: StoredValue::new(0),
+            retry_at: RwSignal::new(None),
+            older_done: RwSignal::new(false),
+            loading_older: RwSignal::new(false),
+            detached: RwSignal::new(false),
+            at_bottom: RwSignal::new(true),
+            unseen: RwSignal::new(0),
         }
+    }
+
+    /// The presence snapshot.
+    pub fn set_members(&self, mut members: Vec<Member>, count: usize) {
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        self.members.set(members);
+        self.member_count.set(count);
+    }
+
+    /// A presence change.
+    pub fn change_members(&self, joins: Vec<Member>, leaves: Vec<Member>, count: usize) {
+        self.members.update(|list| {
+            list.retain(|m| !leaves.iter().any(|l| l.id == m.id));
+            for join in joins {
+                if !list.iter().any(|m| m.id == join.id) {
+                    list.push(join);
+                }
+            }
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+        });
+        self.member_count.set(count);
+    }
+
+    /// Someone is typing, shown until `until`.
+    pub fn someone_typing(&self, user: Member, until: f64) {
+        if Some(user.id) == self.me.get_value() {
+            return;
+        }
+        self.typing.update(|list| {
+            list.retain(|(m, _)| m.id != user.id);
+            list.push((user, until));
+        });
+    }
+
+    /// Forgets typing indicators that ran out (and the author of a message that arrived).
+    pub fn prune_typing(&self, now: f64, author: Option<&str>) {
+        let stale = self.typing.with_untracked(|list| {
+            list.iter()
+                .any(|(m, until)| *until <= now || Some(m.name.as_str()) == author)
+        });
+        if stale {
+            self.typing.update(|list| {
+                list.retain(|(m, until)| *until > now && Some(m.name.as_str()) != author)
+            });
+        }
+    }
+
+    /// Older messages from scrolling back, put before the list. When the list grows past
+    /// [`MAX_VISIBLE_MESSAGES`], its newest part leaves the page (it is detached).
+    pub fn prepend(&self, older: Vec<ChatMessage>) {
+        self.messages.update(|list| {
+            let first = list.first().map_or(i64::MAX, |m| m.id);
+            let mut merged: Vec<ChatMessage> = older.into_iter().filter(|m| m.id < first).collect();
+            merged.append(list);
+            if merged.len() > MAX_VISIBLE_MESSAGES {
+                merged.truncate(MAX_VISIBLE_MESSAGES);
+                self.detached.set(true);
+            }
+            *list = merged;
+        });
     }
 
     /// Uses only `transport` (from `?transport=`), never falling back.
@@ -222,14 +321,32 @@ impl RoomState {
                     .update(|p| p.retain(|s| s.client_id != client_id));
             }
         }
+        let author = message.author.clone();
+        self.prune_typing(f64::MIN, Some(&author));
+        // Scrolled far back: the newest messages are not in the page; count this one.
+        if self.detached.get_untracked() {
+            let newer = self
+                .messages
+                .with_untracked(|list| list.last().is_none_or(|last| message.id > last.id));
+            if newer {
+                self.unseen.update(|n| *n += 1);
+                return true;
+            }
+        }
         let mut inserted = false;
+        let following = self.at_bottom.get_untracked();
         self.messages.update(|list| {
             inserted = insert_ordered(list, message);
-            if inserted && list.len() > MAX_VISIBLE_MESSAGES {
+            // Following the bottom: the oldest leave the page (scrolling up reloads them).
+            if inserted && following && list.len() > MAX_VISIBLE_MESSAGES {
                 let excess = list.len() - MAX_VISIBLE_MESSAGES;
                 list.drain(..excess);
+                self.older_done.set(false);
             }
         });
+        if inserted && !following {
+            self.unseen.update(|n| *n += 1);
+        }
         inserted
     }
 

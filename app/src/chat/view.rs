@@ -15,7 +15,7 @@ use crate::{
 };
 use leptos::{ev::KeyboardEvent, prelude::*, server_fn::ServerFn};
 
-/// A room: header, history, live messages and the composer.
+/// A room: header with who is here, the scrolling history, what is typed, the composer.
 #[component]
 pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
     // `?transport=ws|sse|longpoll|poll` forces one (tests, users behind bad proxies).
@@ -34,68 +34,243 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
         draft: RwSignal::new(String::new()),
         #[cfg(feature = "hydrate")]
         connection: StoredValue::new(None),
+        #[cfg(feature = "hydrate")]
+        typed_at: StoredValue::new(0.0),
     };
+    let list = NodeRef::<leptos::html::Ol>::new();
+    // The first unread message gets a "New messages" divider (from the sidebar's count).
+    let divider = RwSignal::new(None::<i64>);
 
     #[cfg(feature = "hydrate")]
-    {
-        let viewer = expect_context::<ViewerContext>();
-        let connection = outbox.connection;
-        Effect::new(move |_| {
-            connection.set_value(Some(super::client::Connection::start(state)));
-        });
-        // The socket reads the session once, at the handshake: when the identity changes
-        // (a name was picked or changed), reconnect so the server sees it.
-        Effect::new(move |previous: Option<Option<(i64, String)>>| {
-            let key = viewer.key();
-            if previous.is_some_and(|p| p != key) {
-                connection.with_value(|c| c.as_ref().map(|c| c.reconnect()));
-            }
-            key
-        });
-        on_cleanup(move || {
-            connection.with_value(|c| c.as_ref().map(|c| c.stop()));
-        });
-    }
+    super::live::wire(state, outbox.connection, list, divider);
 
     let slug = data.room.slug.clone();
     let composer_slug = slug.clone();
+    let on_scroll = move |_| {
+        #[cfg(feature = "hydrate")]
+        super::live::scrolled(state, list);
+    };
+    let jump = move |_| {
+        #[cfg(feature = "hydrate")]
+        super::live::jump_to_latest(state, list);
+    };
     view! {
         <section class="room" data-room=slug.clone()>
             <header class="room-header">
-                <h1>{move || state.title.get()}</h1>
-                <span class="slug">"#" {slug.clone()}</span>
+                <a href="/" class="back" aria-label="Back to the rooms">"‹"</a>
+                <div class="room-title">
+                    <h1>{move || state.title.get()}</h1>
+                    <span class="slug">"#" {slug.clone()}</span>
+                </div>
+                <Presence state/>
                 <ConnectionBadge status=state.status transport=state.transport/>
             </header>
             <OwnerTools slug=slug.clone() owner_id/>
-            <ol class="messages" aria-live="polite" aria-label="Chat history">
-                <For each=move || state.messages.get() key=|m| m.id let:message>
-                    <MessageItem message/>
-                </For>
-                <For each=move || state.pending.get() key=|p| p.client_id.clone() let:pending>
-                    <PendingItem pending state/>
-                </For>
-            </ol>
+            <ConnectionBanner state outbox/>
+            <div class="timeline">
+                <ol class="messages" node_ref=list aria-label="Chat history" on:scroll=on_scroll>
+                    <li class="history-edge" aria-hidden="true">
+                        {move || if state.loading_older.get() {
+                            "Loading older messages…"
+                        } else if state.older_done.get() {
+                            "The beginning of the room"
+                        } else {
+                            ""
+                        }}
+                    </li>
+                    <For each=move || state.messages.get() key=|m| m.id let:message>
+                        <Show when={let id = message.id; move || divider.get() == Some(id)}>
+                            <li class="divider" role="separator">"New messages"</li>
+                        </Show>
+                        <MessageItem message/>
+                    </For>
+                    <For each=move || state.pending.get() key=|p| (p.client_id.clone(), p.failed.clone()) let:pending>
+                        <PendingItem pending outbox/>
+                    </For>
+                </ol>
+                <Show when=move || { state.unseen.get() > 0 || state.detached.get() }>
+                    <button type="button" class="jump" on:click=jump>
+                        {move || match state.unseen.get() {
+                            0 => "↓ Latest messages".to_owned(),
+                            1 => "↓ 1 new message".to_owned(),
+                            n => format!("↓ {n} new messages"),
+                        }}
+                    </button>
+                </Show>
+            </div>
             <Show when=move || state.messages.with(Vec::is_empty) && state.pending.with(Vec::is_empty)>
                 <p class="empty">"No messages yet. Say hello!"</p>
             </Show>
+            <p class="typing" aria-live="polite">{move || typing_line(&state)}</p>
             <p class="notice" role="status">{move || state.notice.get()}</p>
+            // New messages, announced politely without re-reading the whole list.
+            <p class="visually-hidden" aria-live="polite">
+                {move || state.messages.with(|m| m.last().map(|m| format!("{}: {}", m.author, m.text)))}
+            </p>
             <Composer slug=composer_slug outbox/>
         </section>
     }
     .into_any()
 }
 
+/// "ann is typing…", "ann and bo are typing…", "several people are typing…".
+fn typing_line(state: &RoomState) -> String {
+    state.typing.with(|list| match list.as_slice() {
+        [] => String::new(),
+        [(one, _)] => format!("{} is typing…", one.name),
+        [(one, _), (two, _)] => format!("{} and {} are typing…", one.name, two.name),
+        _ => "Several people are typing…".to_owned(),
+    })
+}
+
+/// Who is here: a count and the first names; the whole list on click.
+#[component]
+fn Presence(state: RoomState) -> impl IntoView {
+    let summary = move || {
+        let count = state.member_count.get();
+        let names: Vec<String> = state
+            .members
+            .with(|m| m.iter().take(3).map(|m| m.name.clone()).collect());
+        match count {
+            0 => String::new(),
+            1 => format!("1 here: {}", names.join(", ")),
+            n => {
+                let more = n.saturating_sub(names.len());
+                if more > 0 {
+                    format!("{n} here: {} +{more}", names.join(", "))
+                } else {
+                    format!("{n} here: {}", names.join(", "))
+                }
+            }
+        }
+    };
+    view! {
+        <details class="presence" data-count=move || state.member_count.get()>
+            <summary>{summary}</summary>
+            <ul class="members">
+                <For each=move || state.members.get() key=|m| m.id let:member>
+                    <li class="member" data-user=member.id>
+                        <span class="avatar" aria-hidden="true">{initial(&member.name)}</span>
+                        <span class="member-name">{member.name.clone()}</span>
+                    </li>
+                </For>
+            </ul>
+        </details>
+    }
+}
+
+fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
+}
+
+/// Offline or reconnecting, in words, with a way to retry now.
+#[component]
+fn ConnectionBanner(state: RoomState, outbox: Outbox) -> impl IntoView {
+    let now = RwSignal::new(0.0_f64);
+    let online = RwSignal::new(true);
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::prelude::set_interval;
+        now.set(js_sys::Date::now());
+        online.set(window().navigator().on_line());
+        set_interval(
+            move || {
+                now.set(js_sys::Date::now());
+                online.set(window().navigator().on_line());
+                state.prune_typing(js_sys::Date::now(), None);
+            },
+            std::time::Duration::from_millis(500),
+        );
+    }
+    let shown = move || !online.get() || matches!(state.status.get(), ConnState::Reconnecting);
+    let text = move || {
+        if !online.get() {
+            return "You are offline. Messages you send wait here and go out when you are back."
+                .to_owned();
+        }
+        match state.retry_at.get() {
+            Some(at) => {
+                let seconds = ((at - now.get()) / 1000.0).ceil().max(0.0);
+                format!("Connection lost. Reconnecting in {seconds} s…")
+            }
+            None => "Reconnecting…".to_owned(),
+        }
+    };
+    let retry = move |_| {
+        #[cfg(feature = "hydrate")]
+        outbox
+            .connection
+            .with_value(|c| c.as_ref().map(|c| c.reconnect()));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = outbox;
+    };
+    view! {
+        <Show when=shown>
+            <div class="conn-banner" role="status">
+                <span>{text}</span>
+                <button type="button" class="retry-now" on:click=retry>"Retry now"</button>
+            </div>
+        </Show>
+    }
+}
+
 /// The composer's draft and the way out of it: validated here (the server checks again),
 /// queued in the outbox, then sent over the room's connection.
 #[derive(Clone, Copy)]
-struct Outbox {
+pub(super) struct Outbox {
     state: RoomState,
     draft: RwSignal<String>,
     #[cfg(feature = "hydrate")]
-    connection: StoredValue<Option<super::client::Connection>>,
+    pub(super) connection: StoredValue<Option<super::client::Connection>>,
+    /// When this tab last said it was typing (ms since the epoch).
+    #[cfg(feature = "hydrate")]
+    typed_at: StoredValue<f64>,
 }
 
 impl Outbox {
+    /// Says "typing" at most every [`crate::protocol::TYPING_EVERY_MS`] while the draft
+    /// has text (IME composition included).
+    fn typing(self) {
+        #[cfg(feature = "hydrate")]
+        {
+            let now = js_sys::Date::now();
+            let every = f64::from(crate::protocol::TYPING_EVERY_MS);
+            if self.draft.with_untracked(|d| d.trim().is_empty())
+                || now - self.typed_at.get_value() < every
+            {
+                return;
+            }
+            self.typed_at.set_value(now);
+            self.connection.with_value(|c| {
+                c.as_ref()
+                    .map(|c| c.signal(&crate::protocol::ClientFrame::Typing))
+            });
+        }
+    }
+
+    /// Puts a refused message back in the outbox and sends it again (same `client_id`).
+    fn retry(self, client_id: &str) {
+        #[cfg(feature = "hydrate")]
+        {
+            let mut frame = None;
+            self.state.pending.update(|p| {
+                if let Some(entry) = p.iter_mut().find(|s| s.client_id == client_id) {
+                    entry.failed = None;
+                    frame = Some(entry.frame.clone());
+                }
+            });
+            if let Some(frame) = frame {
+                self.connection
+                    .with_value(|c| c.as_ref().map(|c| c.send(frame)));
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = client_id;
+    }
+
     /// Sends the draft, or says why it cannot be sent.
     fn submit(self) {
         // Tabs are control characters to the protocol; a pasted snippet keeps its indentation.
@@ -129,6 +304,9 @@ impl Outbox {
             self.connection
                 .with_value(|c| c.as_ref().map(|c| c.send(encoded)));
             self.draft.set(String::new());
+            self.typed_at.set_value(0.0);
+            // Sending brings you back to the newest message.
+            self.state.at_bottom.set(true);
         }
         #[cfg(not(feature = "hydrate"))]
         drop(text);
@@ -187,7 +365,11 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
                     rows="2"
                     placeholder="Write a message… (Enter sends, Shift+Enter for a new line)"
                     prop:value=move || draft.get()
-                    on:input=move |ev| draft.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        draft.set(event_target_value(&ev));
+                        outbox.typing();
+                    }
+                    on:compositionupdate=move |_| outbox.typing()
                     on:keydown=on_keydown
                 ></textarea>
                 <button type="submit">"Send"</button>
@@ -234,26 +416,39 @@ fn OwnerTools(slug: String, owner_id: Option<i64>) -> impl IntoView {
     .into_any()
 }
 
-/// A message on its way (greyed), or refused (with the reason and a way to dismiss it).
+/// A message on its way (greyed, with a clock), or refused (with the reason, Retry and
+/// Delete).
 #[component]
-fn PendingItem(pending: super::state::PendingSend, state: RoomState) -> impl IntoView {
-    let client_id = pending.client_id.clone();
-    let dismiss = move |_| {
-        let id = client_id.clone();
+fn PendingItem(pending: super::state::PendingSend, outbox: Outbox) -> impl IntoView {
+    let state = outbox.state;
+    let client_id = StoredValue::new(pending.client_id.clone());
+    let delete = move |_| {
+        let id = client_id.get_value();
         state.pending.update(|p| p.retain(|s| s.client_id != id));
     };
-    let failed = pending.failed.is_some();
+    let retry = move |_| outbox.retry(&client_id.get_value());
+    let failed = pending.failed.clone();
+    let is_failed = failed.is_some();
     view! {
-        <li class="message pending" data-failed=failed.then_some("true")>
+        <li class="message pending" data-failed=is_failed.then_some("true")>
             <span class="author">"you"</span>
-            <span class="meta">
-                {pending.failed.clone().unwrap_or_else(|| "sending…".to_owned())}
-                <Show when=move || failed>
-                    <button type="button" class="dismiss" title="Dismiss" on:click=dismiss.clone()>
-                        "×"
-                    </button>
-                </Show>
-            </span>
+            {match failed {
+                None => view! {
+                    <span class="meta queued" title="Waiting to be sent">
+                        <span aria-hidden="true">"🕓"</span>
+                        " sending…"
+                    </span>
+                }
+                .into_any(),
+                Some(reason) => view! {
+                    <span class="meta failed">
+                        {reason}
+                        <button type="button" class="retry" on:click=retry>"Retry"</button>
+                        <button type="button" class="delete" on:click=delete>"Delete"</button>
+                    </span>
+                }
+                .into_any(),
+            }}
             <span class="text">{pending.text.clone()}</span>
         </li>
     }

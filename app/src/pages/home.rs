@@ -34,7 +34,7 @@ pub fn HomePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match rooms.await {
                         Ok(list) => view! {
-                            <RoomList rooms=list.rooms/>
+                            <RoomList rooms=list.rooms first_page=cursor().is_none()/>
                             {list.next_cursor.map(|next| view! {
                                 <p class="more-rooms">
                                     <a href=format!("/?cursor={next}")>"More rooms"</a>
@@ -76,35 +76,58 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
+/// The rooms: the first page follows the lobby live; later pages are as rendered.
 #[component]
-fn RoomList(rooms: Vec<RoomSummary>) -> impl IntoView {
+fn RoomList(rooms: Vec<RoomSummary>, first_page: bool) -> impl IntoView {
+    let lobby = expect_context::<crate::chat::Lobby>();
+    if first_page {
+        lobby.seed(&rooms);
+        return view! {
+            <Show
+                when=move || !lobby.rooms.with(Vec::is_empty)
+                fallback=|| view! { <p class="empty">"No rooms yet. Create the first one below."</p> }
+            >
+                <ul class="rooms">
+                    <For
+                        each=move || lobby.rooms.get()
+                        key=|r| (r.slug.clone(), r.title.clone(), r.message_count)
+                        let:room
+                    >
+                        <RoomItem room/>
+                    </For>
+                </ul>
+            </Show>
+        }
+        .into_any();
+    }
     if rooms.is_empty() {
         return view! { <p class="empty">"No rooms yet. Create the first one below."</p> }
             .into_any();
     }
     view! {
         <ul class="rooms">
-            {rooms
-                .into_iter()
-                .map(|room| {
-                    let count = match room.message_count {
-                        1 => "1 message".to_owned(),
-                        n => format!("{n} messages"),
-                    };
-                    view! {
-                        <li class="room-item" data-slug=room.slug.clone()>
-                            <a href=format!("/rooms/{}", room.slug)>
-                                <span class="title">{room.title}</span>
-                                <span class="slug">"#" {room.slug.clone()}</span>
-                            </a>
-                            <span class="count">{count}</span>
-                        </li>
-                    }
-                })
-                .collect_view()}
+            {rooms.into_iter().map(|room| view! { <RoomItem room/> }).collect_view()}
         </ul>
     }
     .into_any()
+}
+
+/// One room of the home page's list.
+#[component]
+fn RoomItem(room: RoomSummary) -> impl IntoView {
+    let count = match room.message_count {
+        1 => "1 message".to_owned(),
+        n => format!("{n} messages"),
+    };
+    view! {
+        <li class="room-item" data-slug=room.slug.clone()>
+            <a href=format!("/rooms/{}", room.slug)>
+                <span class="title">{room.title}</span>
+                <span class="slug">"#" {room.slug.clone()}</span>
+            </a>
+            <span class="count">{count}</span>
+        </li>
+    }
 }
 
 /// Creating a room: an `ActionForm`, so it posts and shows errors even without WASM (the

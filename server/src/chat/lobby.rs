@@ -27,19 +27,22 @@ pub const LOBBY_GROUP: &str = "lobby";
 pub(super) enum Note {
     /// Messages were stored in a room: its figures after the commit, and per message who
     /// wrote it and whom it mentions.
-    LobbyActivity {
+    #[serde(rename = "lobby_activity")]
+    Activity {
         /// The room as anyone sees it (no per-viewer counts).
         room: RoomSummary,
         /// The new messages, in order.
         posted: Vec<Posted>,
     },
     /// A room was created or renamed: each consumer reads it for its viewer.
-    LobbyChanged {
+    #[serde(rename = "lobby_changed")]
+    Changed {
         /// The room's slug.
         slug: String,
     },
     /// A room was deleted.
-    LobbyGone {
+    #[serde(rename = "lobby_gone")]
+    Gone {
         /// The room's slug.
         slug: String,
     },
@@ -86,7 +89,7 @@ pub(super) async fn announce_activity(
             excerpt: LastMessage::excerpt_of(&record.text),
             sent_at: crate::store::format_millis(record.sent_at),
         });
-        publish(layer, &Note::LobbyActivity { room, posted }).await;
+        publish(layer, &Note::Activity { room, posted }).await;
     }
 }
 
@@ -157,7 +160,7 @@ impl LobbyFeed {
         Ok(Self {
             chat,
             channel,
-            viewer: viewer.map(|v| (v.clone(), v.viewer().username.map(|u| u.to_lowercase()))),
+            viewer: viewer.map(|v| (v.clone(), Some(super::mention_handle(v).to_lowercase()))),
             counts: HashMap::new(),
         })
     }
@@ -212,7 +215,7 @@ impl LobbyFeed {
 
     async fn on_note(&mut self, note: Note) -> Result<Option<Frame>, ChatError> {
         match note {
-            Note::LobbyActivity { mut room, posted } => {
+            Note::Activity { mut room, posted } => {
                 let Some((viewer, username)) = &self.viewer else {
                     return Ok(Some(room_frame(room)));
                 };
@@ -236,8 +239,8 @@ impl LobbyFeed {
                     None => self.reread(&room.slug).await,
                 }
             }
-            Note::LobbyChanged { slug } => self.reread(&slug).await,
-            Note::LobbyGone { slug } => {
+            Note::Changed { slug } => self.reread(&slug).await,
+            Note::Gone { slug } => {
                 self.counts.remove(&slug);
                 Ok(Some(super::encode(&ServerFrame::RoomGone { slug })))
             }

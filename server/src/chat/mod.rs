@@ -58,6 +58,12 @@ fn parse_cursor(text: &str) -> Result<RoomCursor, ChatError> {
     })
 }
 
+/// What `@…` mentions a user by: the username of an account (which is its display name),
+/// or a guest's display name.
+pub(crate) fn mention_handle(who: &Identity) -> &str {
+    &who.name
+}
+
 /// The result of a send.
 #[derive(Clone, Debug)]
 pub struct Sent {
@@ -382,7 +388,7 @@ impl ChatService {
             })?;
         lobby::publish(
             self.inner.layer.as_ref(),
-            &lobby::Note::LobbyChanged {
+            &lobby::Note::Changed {
                 slug: slug.to_string(),
             },
         )
@@ -448,7 +454,7 @@ impl ChatService {
             .await?;
         lobby::publish(
             self.inner.layer.as_ref(),
-            &lobby::Note::LobbyGone {
+            &lobby::Note::Gone {
                 slug: room.slug.to_string(),
             },
         )
@@ -487,7 +493,7 @@ impl ChatService {
             .await?;
         lobby::publish(
             self.inner.layer.as_ref(),
-            &lobby::Note::LobbyChanged {
+            &lobby::Note::Changed {
                 slug: room.slug.to_string(),
             },
         )
@@ -507,7 +513,7 @@ impl ChatService {
         let limit = limit.clamp(1, MAX_ROOM_PAGE);
         let cursor = cursor.map(parse_cursor).transpose()?;
         let (user_id, username) = match viewer {
-            Some(viewer) => (viewer.user_id, viewer.viewer().username),
+            Some(viewer) => (viewer.user_id, Some(mention_handle(viewer).to_owned())),
             None => (0, None),
         };
         let mut rows = self

@@ -63,6 +63,14 @@ impl Connection {
         let _ = self.commands.unbounded_send(Command::Send(frame));
     }
 
+    /// Sends an ephemeral frame (typing, read): over the socket, or by POST; dropped while
+    /// offline (it would be stale by the time it arrived).
+    pub fn signal(&self, frame: &crate::protocol::ClientFrame) {
+        if let Ok(encoded) = serde_json::to_string(frame) {
+            let _ = self.commands.unbounded_send(Command::Send(encoded));
+        }
+    }
+
     /// Reconnects so the server reads the session again.
     pub fn reconnect(&self) {
         let _ = self.commands.unbounded_send(Command::Reconnect);
@@ -107,6 +115,7 @@ async fn run(
     let mut short_lived = 0;
     loop {
         state.transport.set(transport);
+        state.retry_at.set(None);
         state.status.set(if backoff_ms == 0 {
             ConnState::Connecting
         } else {
@@ -173,6 +182,7 @@ async fn run(
         state.status.set(ConnState::Reconnecting);
         // Jitter spreads a whole room's reconnects after a server restart.
         let delay = (f64::from(backoff_ms) * (0.5 + js_sys::Math::random())) as u64;
+        state.retry_at.set(Some(js_sys::Date::now() + delay as f64));
         let mut sleep = gloo_timers::future::sleep(Duration::from_millis(delay)).fuse();
         loop {
             futures::select! {
@@ -251,8 +261,31 @@ pub(super) fn apply_frame(
         ServerFrame::Error(error) => apply_error(state, error, resend),
         ServerFrame::RoomDeleted { .. } => return Some(Ended::RoomDeleted),
         ServerFrame::RoomRenamed { title, .. } => state.title.set(title),
+        other => apply_ephemeral(state, other),
     }
     None
+}
+
+/// Presence, typing and read frames: the same on every transport.
+pub(super) fn apply_ephemeral(state: &RoomState, frame: ServerFrame) {
+    match frame {
+        ServerFrame::Presence { members, count } => state.set_members(members, count),
+        ServerFrame::PresenceDiff {
+            joins,
+            leaves,
+            count,
+        } => state.change_members(joins, leaves, count),
+        ServerFrame::Typing { user } => state.someone_typing(
+            user,
+            js_sys::Date::now() + f64::from(crate::protocol::TYPING_SHOWN_MS),
+        ),
+        ServerFrame::Read { room, up_to } if room == state.slug.get_value() => {
+            state
+                .read_sent
+                .update_value(|sent| *sent = (*sent).max(up_to));
+        }
+        _ => {}
+    }
 }
 
 /// A refusal from the server, as an error frame or an HTTP error body.

@@ -2,8 +2,11 @@
 //! the server for the next message (`&wait=25`, long polling: re-sent at once) or answered
 //! at once and repeated every few seconds (short polling). Sends go by POST.
 
-use super::{count_bytes, count_request, deliver, post, room_api, unsent, Command, Ended, Link};
-use crate::{chat::state::ConnState, protocol::ChatMessage};
+use super::{
+    apply_ephemeral, count_bytes, count_request, deliver, post, room_api, unsent, Command, Ended,
+    Link,
+};
+use crate::{chat::state::ConnState, protocol::ServerFrame};
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -24,7 +27,9 @@ const SHORT_POLL_EVERY_MS: u64 = 2_000;
 
 /// What one poll brought.
 enum Polled {
-    Messages(Vec<ChatMessage>),
+    /// Messages (stored) and presence, typing or read frames (a long poll answers with those
+    /// as they happen).
+    Frames(Vec<ServerFrame>),
     RoomGone,
     Failed,
 }
@@ -69,17 +74,29 @@ pub(super) async fn session(link: Link<'_>, mode: Mode) -> Ended {
             }
         };
         match polled {
-            Polled::Messages(messages) => {
+            Polled::Frames(frames) => {
                 if !was_open {
                     was_open = true;
                     state.status.set(ConnState::Live);
                     for frame in unsent(&state) {
                         post::send(state, frame, resend.clone());
                     }
+                    // Who is here: a stream gets it first, a poll asks.
+                    fetch_presence(state);
                 }
-                for message in messages {
-                    state.advance_cursor(message.id);
-                    deliver(&state, message);
+                for frame in frames {
+                    match frame {
+                        ServerFrame::Message(message) => {
+                            state.advance_cursor(message.id);
+                            deliver(&state, message);
+                        }
+                        ServerFrame::RoomRenamed { title, .. } => state.title.set(title),
+                        other => apply_ephemeral(&state, other),
+                    }
+                }
+                // Short polls see presence only by asking.
+                if mode == Mode::Short {
+                    fetch_presence(state);
                 }
                 pause = match mode {
                     Mode::Long => Duration::ZERO,
@@ -113,8 +130,26 @@ async fn fetch(state: &crate::chat::RoomState, url: &str) -> Polled {
         return Polled::Failed;
     };
     count_bytes(state, headers + body.len());
-    match serde_json::from_str::<Vec<ChatMessage>>(&body) {
-        Ok(messages) => Polled::Messages(messages),
+    // Frames this client does not know are skipped, not a failed poll.
+    match serde_json::from_str::<Vec<serde_json::Value>>(&body) {
+        Ok(values) => Polled::Frames(
+            values
+                .into_iter()
+                .filter_map(|value| serde_json::from_value(value).ok())
+                .collect(),
+        ),
         Err(_) => Polled::Failed,
     }
+}
+
+/// `GET /api/rooms/{slug}/presence`, applied when it answers.
+fn fetch_presence(state: crate::chat::RoomState) {
+    leptos::task::spawn_local(async move {
+        let url = format!("{}/presence", room_api(&state));
+        if let Ok(response) = gloo_net::http::Request::get(&url).send().await {
+            if let Ok(frame) = response.json::<ServerFrame>().await {
+                apply_ephemeral(&state, frame);
+            }
+        }
+    });
 }

@@ -8,11 +8,16 @@ use crate::{
 };
 use futures::channel::mpsc;
 
-/// Posts one outbox frame; the answer (the stored message, or a refusal) updates the page.
+/// Posts one frame: a send from the outbox (the answer, the stored message or a refusal,
+/// updates the page), or a typing or read signal.
 pub(super) fn send(state: RoomState, frame: String, resend: mpsc::UnboundedSender<Command>) {
-    let Ok(ClientFrame::Send { text, client_id }) = serde_json::from_str::<ClientFrame>(&frame)
-    else {
-        return;
+    let (text, client_id) = match serde_json::from_str::<ClientFrame>(&frame) {
+        Ok(ClientFrame::Send { text, client_id }) => (text, client_id),
+        Ok(ClientFrame::Typing) => return signal(&state, "typing", None),
+        Ok(ClientFrame::Read { up_to }) => {
+            return signal(&state, "read", Some(crate::protocol::ReadRequest { up_to }))
+        }
+        Err(_) => return,
     };
     leptos::task::spawn_local(async move {
         let body = SendRequest {
@@ -47,4 +52,21 @@ fn retry(state: &RoomState, client_id: Option<String>, resend: mpsc::UnboundedSe
     if let Some(client_id) = client_id {
         schedule_resend(state, client_id, resend);
     }
+}
+
+/// `POST /api/rooms/{slug}/{action}` for a signal; failures are dropped (the next signal
+/// says the same, newer).
+fn signal(state: &RoomState, action: &'static str, body: Option<crate::protocol::ReadRequest>) {
+    let url = format!("{}/{action}", room_api(state));
+    leptos::task::spawn_local(async move {
+        let request = gloo_net::http::Request::post(&url);
+        let sent = match body {
+            Some(body) => match request.json(&body) {
+                Ok(request) => request.send().await,
+                Err(_) => return,
+            },
+            None => request.send().await,
+        };
+        drop(sent);
+    });
 }

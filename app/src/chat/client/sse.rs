@@ -12,7 +12,16 @@ use leptos::prelude::*;
 use std::time::Duration;
 
 /// Event names the server sends: the frame types, and `ping` every 15 s.
-const EVENTS: [&str; 4] = ["message", "room_renamed", "room_deleted", "ping"];
+const EVENTS: [&str; 8] = [
+    "message",
+    "room_renamed",
+    "room_deleted",
+    "ping",
+    "presence",
+    "presence_diff",
+    "typing",
+    "read",
+];
 /// A stream silent for this long is stuck (a proxy holding it back): give it up.
 const SILENCE_MS: f64 = 35_000.0;
 
