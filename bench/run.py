@@ -14,6 +14,9 @@ SQLite file and a private redis-server), plus the bare broadcast server as the c
   store          messages/s through the chat service's store path
   T  transports  S1's load with every client on one transport: WebSocket, SSE, long polling,
                  short polling (1 s); deliveries/s, p99 and bytes per delivered message
+  P  presence    S1 twice in one run: listeners anonymous, then every client with its own
+                 identity (present in its room) sending `typing` every 3 s; the message
+                 figures should not move by more than 10 %
   soak           (only with --only soak) 10 minutes of S1 with listeners reconnecting every
                  ~30 s; the server's RSS and open descriptors each minute must stay flat
 
@@ -283,7 +286,7 @@ HEADER = ("| run | conns | sent | delivered/expected | lost | deliveries/s | lat
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="S1,S2,S3,S4,store,T")
+    parser.add_argument("--only", default="S1,S2,S3,S4,store,T,P")
     parser.add_argument("--layers", default="memory,redis")
     parser.add_argument("--no-bare", action="store_true", help="skip the ceiling server")
     parser.add_argument("--arrivals", default="uniform", choices=["uniform", "poisson"],
@@ -367,6 +370,24 @@ def main():
                 lines.append(f"| {transport} | {r['connections']} | {r['deliveries_received']}/{r['deliveries_expected']} | "
                              f"{r['deliveries_per_s']:.0f} | {lat['p50']} / {lat['p99']} / {lat['max']} | "
                              f"{r['requests']} | {r['bytes_per_delivery']} | {cpu} |")
+            lines.append("")
+        if "P" in only:
+            lines += ["### P presence and typing (S1; every client present and typing every 3 s)", "", HEADER]
+            for kind in layers:
+                base = fresh(kind, workdir, lambda s: load(s, f"P {kind} quiet", S1))
+                lines.append(row(f"S1 {kind}, anonymous listeners", base))
+                typing = fresh(kind, workdir, lambda s: load(s, f"P {kind} typing", S1,
+                                                             ["--typing-every-ms", "3000"]))
+                lines.append(row(f"S1 {kind}, everyone present + typing/3 s", typing))
+                d = typing["deliveries_per_s"] / base["deliveries_per_s"] - 1 if base["deliveries_per_s"] else 0
+                p = typing["latency_ms"]["p99"] / base["latency_ms"]["p99"] - 1 if base["latency_ms"]["p99"] else 0
+                results[f"P {kind}"] = (d, p)
+            lines.append("")
+            lines.append("| layer | message deliveries/s change | message p99 change |")
+            lines.append("|---|---|---|")
+            for kind in layers:
+                d, p = results[f"P {kind}"]
+                lines.append(f"| {kind} | {d * 100:+.1f} % | {p * 100:+.1f} % |")
             lines.append("")
         if "soak" in only:
             lines += soak(workdir)

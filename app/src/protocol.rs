@@ -20,8 +20,8 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
-    /// "I am typing": relayed to the room's other members at most once per
-    /// [`TYPING_EVERY_MS`] per user, never stored. Faster ones are dropped silently.
+    /// "I am typing": sent at most every [`TYPING_EVERY_MS`]; relayed to the room at most
+    /// once per [`TYPING_RELAY_MS`] per user, never stored. Faster ones are dropped silently.
     Typing,
     /// "I have read the room up to this message": the server keeps the furthest one per
     /// user and room (it never moves back) and tells the user's other tabs.
@@ -31,9 +31,12 @@ pub enum ClientFrame {
     },
 }
 
-/// A client sends `typing` at most this often while the composer has input; the server
-/// relays at most this often per user and room.
+/// A client sends `typing` at most this often while the composer has input.
 pub const TYPING_EVERY_MS: u32 = 2_000;
+/// The server relays a user's `typing` in a room at most this often: less often than
+/// clients send it, but well within [`TYPING_SHOWN_MS`], so a person typing steadily shows
+/// without a gap while each member gets half the frames.
+pub const TYPING_RELAY_MS: u32 = 3_500;
 /// How long a client shows "… is typing" after the last `typing` frame.
 pub const TYPING_SHOWN_MS: u32 = 5_000;
 /// Most member names one presence frame carries; `count` says how many there are in all.

@@ -40,7 +40,7 @@ async fn connect(plan: &ClientPlan, after: Option<i64>) -> Result<Socket, String
         "origin",
         HeaderValue::from_str(&plan.base).map_err(|e| e.to_string())?,
     );
-    if let Some(cookie) = plan.sender.as_ref().and_then(|s| s.cookie.as_deref()) {
+    if let Some(cookie) = plan.cookie() {
         headers.insert(
             "cookie",
             HeaderValue::from_str(cookie).map_err(|e| e.to_string())?,
@@ -127,6 +127,7 @@ async fn run_websocket(
             epoch,
             &header,
             lifetime,
+            plan.typing_every,
         )
         .await;
         if !more {
@@ -151,6 +152,7 @@ fn lifetime(plan: &ClientPlan) -> Option<Duration> {
 }
 
 /// One connection's life; true when the client should reconnect (churn), false when done.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     socket: Socket,
     stats: &mut ClientStats,
@@ -159,8 +161,18 @@ async fn serve(
     epoch: Instant,
     header: &Header,
     lifetime: Option<Duration>,
+    typing_every: Option<Duration>,
 ) -> bool {
     let (mut sink, mut stream) = socket.split();
+    // Typing at a random phase of its period, as a crowd types (only while the run sends).
+    let mut typing = typing_every.map(|every| {
+        let mut byte = [0u8; 2];
+        let fraction = match getrandom::fill(&mut byte) {
+            Ok(()) => f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX),
+            Err(_) => 0.5,
+        };
+        tokio::time::interval_at(tokio::time::Instant::now() + every.mul_f64(fraction), every)
+    });
     let churn = async {
         match lifetime {
             Some(lifetime) => tokio::time::sleep(lifetime).await,
@@ -176,6 +188,19 @@ async fn serve(
                 }
             }
             () = &mut churn => break !matches!(*phase.borrow(), Phase::Done),
+            _ = async {
+                match typing.as_mut() {
+                    Some(interval) => interval.tick().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if matches!(*phase.borrow(), Phase::Running { .. })
+                    && sink.send(Message::text(r#"{"type":"typing"}"#)).await.is_err()
+                {
+                    stats.closed_by_server = true;
+                    break false;
+                }
+            }
             (sender, n) = schedule.next() => {
                 let micros = epoch.elapsed().as_micros() as u64;
                 let frame = header.frame(micros, sender.id, n);

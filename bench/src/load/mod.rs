@@ -80,6 +80,11 @@ pub struct Options {
     /// (0: none); they appear in the report.
     #[arg(long, default_value_t = 0.0)]
     pub sample_every: f64,
+    /// Every WebSocket client gets its own guest identity (so it is present in its room)
+    /// and sends `{"type":"typing"}` every this many milliseconds while the run sends
+    /// (0: listeners stay anonymous and silent). Measures what presence and typing cost.
+    #[arg(long, default_value_t = 0)]
+    pub typing_every_ms: u64,
 }
 
 /// Runs one load test and prints its report.
@@ -119,7 +124,15 @@ pub async fn run(options: Options) -> Result<(), String> {
                     .cloned()
                     .flatten(),
             });
+            let identity = plan
+                .listener_cookies
+                .get(room_index * options.clients_per_room + member)
+                .cloned()
+                .flatten();
             let client = ClientPlan {
+                identity,
+                typing_every: (options.typing_every_ms > 0)
+                    .then(|| Duration::from_millis(options.typing_every_ms)),
                 transport: options.transport,
                 poll_interval: Duration::from_millis(options.poll_interval),
                 base: urls[n % urls.len()].clone(),

@@ -66,6 +66,20 @@ pub struct ClientPlan {
     pub churn: Duration,
     /// How a sender's send times are drawn.
     pub arrivals: Arrivals,
+    /// The session cookie of a listener with its own identity (`--typing-every-ms`).
+    pub identity: Option<String>,
+    /// Send `typing` this often while the run sends (`--typing-every-ms`).
+    pub typing_every: Option<Duration>,
+}
+
+impl ClientPlan {
+    /// The session cookie the client connects with: its sender's, or its own identity's.
+    pub fn cookie(&self) -> Option<&str> {
+        self.sender
+            .as_ref()
+            .and_then(|s| s.cookie.as_deref())
+            .or(self.identity.as_deref())
+    }
 }
 
 /// What a sender sends.

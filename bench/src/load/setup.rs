@@ -10,6 +10,9 @@ pub struct Plan {
     pub rooms: Vec<String>,
     /// Per sender (room-major order): its session cookie (`None` for the bare server).
     pub sender_cookies: Vec<Option<String>>,
+    /// Per client (room-major order), with `--typing-every-ms`: its own session cookie, so
+    /// listeners are present and may type (empty otherwise; senders use their own).
+    pub listener_cookies: Vec<Option<String>>,
 }
 
 pub async fn prepare(options: &Options, urls: &[String]) -> Result<Plan, String> {
@@ -25,6 +28,7 @@ pub async fn prepare(options: &Options, urls: &[String]) -> Result<Plan, String>
         return Ok(Plan {
             rooms,
             sender_cookies: vec![None; senders],
+            listener_cookies: Vec::new(),
         });
     }
     let http = reqwest::Client::new();
@@ -55,9 +59,22 @@ pub async fn prepare(options: &Options, urls: &[String]) -> Result<Plan, String>
         let base = &urls[i % urls.len()];
         sender_cookies.push(Some(guest(&http, base, &format!("sender-{i}")).await?));
     }
+    let mut listener_cookies = Vec::new();
+    if options.typing_every_ms > 0 {
+        for i in 0..options.rooms * options.clients_per_room {
+            let member = i % options.clients_per_room;
+            listener_cookies.push(if member < options.senders_per_room {
+                None
+            } else {
+                let base = &urls[i % urls.len()];
+                Some(guest(&http, base, &format!("listener-{i}")).await?)
+            });
+        }
+    }
     Ok(Plan {
         rooms,
         sender_cookies,
+        listener_cookies,
     })
 }
 

@@ -173,21 +173,19 @@ impl ChatService {
     }
 
     /// Relays "`who` is typing" to the room (every process), at most once per
-    /// [`app::protocol::TYPING_EVERY_MS`] per user; faster ones are dropped silently.
+    /// [`app::protocol::TYPING_RELAY_MS`] per user; faster ones are dropped silently.
+    /// Relays are gathered per room for up to [`presence::TYPING_GATHER`] and sent together.
     pub async fn typing(&self, who: &Identity, room: &Room) -> Result<(), ChatError> {
         if !self.inner.typing.allow(room.id, who.user_id) {
             return Ok(());
         }
-        let frame = encode(&ServerFrame::Typing {
-            user: app::protocol::Member {
+        self.inner.presence.typing(
+            room.slug.as_str(),
+            app::protocol::Member {
                 id: who.user_id,
                 name: who.name.clone(),
             },
-        });
-        self.inner
-            .layer
-            .group_send(&room.group(), Delivery::Frame(frame))
-            .await?;
+        );
         Ok(())
     }
 

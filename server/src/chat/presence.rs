@@ -8,6 +8,11 @@
 //! [`FLUSH_EVERY`] and published as one `presence_diff` per room: a thousand people opening
 //! a room at once cost every member a few frames, not a thousand.
 //!
+//! Typing indicators ride the same tick: the ones relayed in a room during one flush go out
+//! together (one pass over the members, one Redis PUBLISH, one socket write each), so a
+//! room where everyone types costs each member a write per tick, not one per keystroke
+//! burst.
+//!
 //! Every [`RENEW_EVERY`] the task renews this process's entries in the registry and sweeps
 //! those of processes that stopped renewing (they died): their users leave within the
 //! registry's entry lifetime plus one renewal.
@@ -26,6 +31,12 @@ use tokio::{
 
 /// How long changes are gathered before one diff per room goes out.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// How long a room's typing frames are gathered, from the first one. Each room keeps its
+/// own deadline, so the rooms of a process do not all write at the same instant (one
+/// shared tick made every member's socket busy at once, and messages waited behind it).
+pub const TYPING_GATHER: Duration = Duration::from_millis(500);
+/// How often the task looks for rooms whose typing frames are due.
+const TYPING_TICK: Duration = Duration::from_millis(20);
 /// How often this process renews its registry entries and sweeps dead processes'.
 pub const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// How long a poll keeps its user present: a few poll intervals, so a polling member does
@@ -37,6 +48,7 @@ enum Op {
     Leave(String, i64),
     Touch(String, PresenceEntry, Instant),
     Snapshot(String, oneshot::Sender<(usize, Vec<PresenceEntry>)>),
+    Typing(String, Member),
     Stop(oneshot::Sender<()>),
 }
 
@@ -72,6 +84,7 @@ impl Presence {
                 registry,
                 here: HashMap::new(),
                 changes: HashMap::new(),
+                typing: HashMap::new(),
             }
             .run(queue),
         );
@@ -104,6 +117,11 @@ impl Presence {
             },
             Instant::now() + POLL_PRESENCE,
         ));
+    }
+
+    /// Relays "`who` is typing" to the room with the next flush (the caller throttles).
+    pub fn typing(&self, room: &str, who: Member) {
+        let _ = self.ops.send(Op::Typing(room.to_owned(), who));
     }
 
     /// The room's members (count and up to [`PRESENCE_NAMES`]) as the first frame of a
@@ -157,14 +175,18 @@ struct State {
     registry: Arc<dyn PresenceRegistry>,
     here: HashMap<String, HashMap<i64, Here>>,
     changes: HashMap<String, Changes>,
+    /// Typing frames to relay, per room, and when they are due.
+    typing: HashMap<String, (Instant, Vec<crate::layer::Frame>)>,
 }
 
 impl State {
     async fn run(mut self, mut queue: mpsc::UnboundedReceiver<Op>) {
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let mut renew = tokio::time::interval(RENEW_EVERY);
+        let mut typing = tokio::time::interval(TYPING_TICK);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        typing.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 op = queue.recv() => match op {
@@ -181,6 +203,8 @@ impl State {
                     self.flush().await;
                 }
                 _ = renew.tick() => self.renew().await,
+                // Only ticks while something is waiting to be relayed.
+                _ = typing.tick(), if !self.typing.is_empty() => self.relay_typing(false).await,
             }
         }
     }
@@ -224,6 +248,14 @@ impl State {
                     Err(_) => self.local_members(&room),
                 };
                 let _ = reply.send(listed);
+            }
+            Op::Typing(room, user) => {
+                let frame = encode(&ServerFrame::Typing { user });
+                self.typing
+                    .entry(room)
+                    .or_insert_with(|| (now + TYPING_GATHER, Vec::new()))
+                    .1
+                    .push(frame);
             }
             Op::Stop(_) => {}
         }
@@ -314,6 +346,31 @@ impl State {
         }
     }
 
+    /// Relays the typing frames of every room whose gathering time is over (`all`: every
+    /// room).
+    async fn relay_typing(&mut self, all: bool) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .typing
+            .iter()
+            .filter(|(_, (at, _))| all || *at <= now)
+            .map(|(room, _)| room.clone())
+            .collect();
+        for room in due {
+            let Some((_, frames)) = self.typing.remove(&room) else {
+                continue;
+            };
+            let deliveries = frames.into_iter().map(Delivery::Frame).collect();
+            if let Err(error) = self
+                .layer
+                .group_send_many(&room_group(&room), deliveries)
+                .await
+            {
+                tracing::debug!(%error, "relaying typing failed");
+            }
+        }
+    }
+
     /// One diff per room that changed (a join and a leave of the same user cancel out).
     async fn flush(&mut self) {
         for (room, changes) in std::mem::take(&mut self.changes) {
@@ -391,6 +448,7 @@ impl State {
         for (room, user_id) in all {
             self.departed(&room, user_id).await;
         }
+        self.relay_typing(true).await;
         self.flush().await;
     }
 }

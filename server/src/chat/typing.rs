@@ -1,8 +1,9 @@
-//! Typing indicators: relayed, never stored, at most once per [`TYPING_EVERY_MS`] per user
-//! and room on a process. Anything faster is dropped without a word (a client that types is
+//! Typing indicators: relayed, never stored, at most once per [`TYPING_RELAY_MS`] per user
+//! and room on a process (clients send every 2 s while typing; the indicator shows for 5 s,
+//! so every other frame is enough). Anything faster is dropped without a word (a client that types is
 //! not misbehaving, and an answer would cost more than the relay).
 
-use app::protocol::TYPING_EVERY_MS;
+use app::protocol::TYPING_RELAY_MS;
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 use tokio::time::Instant;
 
@@ -18,7 +19,7 @@ pub struct TypingThrottle {
 impl TypingThrottle {
     /// Whether `user_id` may be relayed as typing in `room_id` now (and records it if so).
     pub fn allow(&self, room_id: i64, user_id: i64) -> bool {
-        let every = Duration::from_millis(u64::from(TYPING_EVERY_MS));
+        let every = Duration::from_millis(u64::from(TYPING_RELAY_MS));
         let now = Instant::now();
         let mut last = self
             .last
