@@ -154,14 +154,31 @@ impl LobbyFeed {
     ) -> Result<Self, ChatError> {
         let mut channel = Channel::open(chat.layer().clone());
         channel.join(LOBBY_GROUP).await?;
+        let mut counts = HashMap::new();
         if let Some(viewer) = viewer {
             channel.join(&user_group(viewer.user_id)).await?;
+            // The counts of the first page of rooms in one read: rooms that then get
+            // messages need no read of their own, and a wave of reconnecting viewers costs
+            // one query each, not one per room. Joined first: a message committed in between
+            // may be counted twice (until the next read), never missed.
+            let handle = super::mention_handle(viewer);
+            let rows = Box::pin(chat.store().list_rooms_for(
+                viewer.user_id,
+                Some(handle),
+                super::MAX_ROOM_PAGE,
+                None,
+            ))
+            .await?;
+            for row in rows {
+                let summary = summary_of(row);
+                counts.insert(summary.slug, (summary.unread, summary.mentions));
+            }
         }
         Ok(Self {
             chat,
             channel,
             viewer: viewer.map(|v| (v.clone(), Some(super::mention_handle(v).to_lowercase()))),
-            counts: HashMap::new(),
+            counts,
         })
     }
 
