@@ -173,7 +173,25 @@ test('screenshots of the app, desktop and phone, light and dark', async ({ brows
   test.setTimeout(60_000);
   const slug = uniqueSlug('tour');
   await createRoom(request, slug, 'Product tour');
-  await fill(BASE_A, slug, 24);
+  const lines: [string, string][] = [
+    ['Ann', 'Morning! Is the release still on for Thursday?'],
+    ['Bo', 'Yes — the migration ran clean on staging last night.'],
+    ['Ann', 'Great. Who is writing the changelog?'],
+    ['Bo', 'I can. @Ann can you check the screenshots in the README?'],
+    ['Ann', 'On it. The dark theme ones look good already.'],
+    ['Bo', 'Perfect, thanks 🙌'],
+  ];
+  const people = new Map<string, Awaited<ReturnType<typeof playwrightRequest.newContext>>>();
+  for (const [name, text] of lines) {
+    if (!people.has(name)) {
+      const api = await playwrightRequest.newContext({ baseURL: BASE_A });
+      await api.post('/api/session/guest', { data: { name } });
+      people.set(name, api);
+    }
+    const sent = await people.get(name)!.post(`/api/rooms/${slug}/messages`, { data: { text } });
+    expect(sent.status()).toBe(201);
+  }
+  for (const api of people.values()) await api.dispose();
   const out = path.resolve(__dirname, '../../docs/screenshots');
   fs.mkdirSync(out, { recursive: true });
   for (const scheme of ['light', 'dark'] as const) {

@@ -71,7 +71,19 @@ pub(super) fn wire(
                     scrolled(state, list);
                 }
             }
-            None => element.set_scroll_top(element.scroll_height()),
+            None => {
+                element.set_scroll_top(element.scroll_height());
+                // Once more after the first layout settles (fonts, a wrapping header), unless
+                // the reader has scrolled away meanwhile.
+                set_timeout(
+                    move || {
+                        if state.at_bottom.get_untracked() {
+                            element.set_scroll_top(element.scroll_height());
+                        }
+                    },
+                    std::time::Duration::from_millis(150),
+                );
+            }
         });
         true
     });
