@@ -1,8 +1,16 @@
 // Accounts and secure defaults: sign-up / log-in / log-out through the UI, posting
 // needs an identity, hostile text stays text, and an owner's deletion sends everyone home.
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Browser, type Page, type BrowserContext } from '@playwright/test';
 import { BASE_A, BASE_B } from '../playwright.config';
 import { collectErrors, openRoom, uniqueSlug, waitForHydration } from './helpers';
+
+// Pages hold a lobby socket and a room connection: close the contexts each test opened, or
+// the suite's browsers pile up connections against the server's per-address caps.
+const opened: BrowserContext[] = [];
+test.afterEach(async () => {
+  for (const context of opened.splice(0)) await context.close().catch(() => {});
+});
+
 
 function uniqueName(prefix: string): string {
   return `${prefix}${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 1e4)}`;
@@ -145,6 +153,7 @@ test('deleting a room sends its members on both servers back to the list', async
   test.skip(!process.env.PARLOR_TEST_REDIS_URL, 'needs the second server (make test)');
   const slug = uniqueSlug('doomed');
   const ownerContext = await browser.newContext({ baseURL: BASE_A });
+  opened.push(ownerContext);
   const owner = await ownerContext.newPage();
   await signUp(owner, uniqueName('boss'));
   await owner.goto('/');
@@ -157,6 +166,7 @@ test('deleting a room sends its members on both servers back to the list', async
   const members = await Promise.all(
     [BASE_A, BASE_B].map(async (base) => {
       const context = await browser.newContext({ baseURL: base });
+      opened.push(context);
       const page = await context.newPage();
       await openRoom(page, slug);
       return page;

@@ -1,7 +1,7 @@
 // The chat app (issue 12): a live sidebar, presence, typing, unread badges across tabs,
 // scroll-back, the phone layout — with browsers on two Parlor processes sharing Redis, and
 // one on SSE.
-import { expect, request as playwrightRequest, test, type Browser, type Page } from '@playwright/test';
+import { expect, request as playwrightRequest, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BASE_A, BASE_B } from '../playwright.config';
@@ -9,8 +9,16 @@ import { createRoom, openRoom, pickName, uniqueSlug, waitForHydration } from './
 
 const REDIS = process.env.PARLOR_TEST_REDIS_URL;
 
+// Every page holds a lobby socket and a room connection: close them after each test, or
+// the suite's browsers pile up connections against the server's per-address caps.
+const opened: BrowserContext[] = [];
+test.afterEach(async () => {
+  for (const context of opened.splice(0)) await context.close().catch(() => {});
+});
+
 async function person(browser: Browser, base: string, name: string, options = {}) {
   const context = await browser.newContext({ baseURL: base, ...options });
+  opened.push(context);
   const page = await context.newPage();
   await page.goto('/');
   await waitForHydration(page);
@@ -202,4 +210,20 @@ test('screenshots of the app, desktop and phone, light and dark', async ({ brows
       await page.context().close();
     }
   }
+});
+
+test('offline, the room says so and a message waits with a clock until it can go', async ({ browser, request }) => {
+  const slug = uniqueSlug('offline');
+  await createRoom(request, slug, 'Offline');
+  const page = await person(browser, BASE_A, 'Traveller');
+  await enterRoom(page, slug, 'longpoll');
+  await page.context().setOffline(true);
+  await expect(page.locator('.conn-banner')).toContainText('You are offline');
+  await page.getByLabel('Message', { exact: true }).fill('sent from a tunnel');
+  await page.getByLabel('Message', { exact: true }).press('Enter');
+  await expect(page.locator('.message.pending .queued')).toContainText('sending…');
+  await page.context().setOffline(false);
+  await expect(page.locator('.conn-banner')).toHaveCount(0, { timeout: 15_000 });
+  await expect(page.locator('.messages li.message:not(.pending) .text').last()).toHaveText('sent from a tunnel', { timeout: 15_000 });
+  await expect(page.locator('.message.pending')).toHaveCount(0);
 });

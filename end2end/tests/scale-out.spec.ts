@@ -1,17 +1,26 @@
 // Scale-out: two Parlor processes sharing one database and one Redis. A person on
 // one process chats with a person on the other, and `parlor broadcast` (a separate, short-
 // lived process) reaches browsers on both.
-import { expect, test, type Browser } from '@playwright/test';
+import { expect, test, type Browser, type BrowserContext } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { BASE_A, BASE_B } from '../playwright.config';
 import { createRoom, messageTexts, openRoom, pickName, uniqueSlug, waitForHydration } from './helpers';
+
+// Pages hold a lobby socket and a room connection: close the contexts each test opened, or
+// the suite's browsers pile up connections against the server's per-address caps.
+const opened: BrowserContext[] = [];
+test.afterEach(async () => {
+  for (const context of opened.splice(0)) await context.close().catch(() => {});
+});
+
 
 const REDIS = process.env.PARLOR_TEST_REDIS_URL;
 test.skip(!REDIS, 'needs a Redis: make test starts one and sets PARLOR_TEST_REDIS_URL');
 
 async function personOn(browser: Browser, base: string, name: string, slug: string) {
   const context = await browser.newContext({ baseURL: base });
+  opened.push(context);
   const page = await context.newPage();
   await page.goto('/');
   await waitForHydration(page);

@@ -1,13 +1,23 @@
 // The four transports: a browser on each, forced with ?transport=, in one room;
 // everyone sees everyone's messages once and in the same order. WebSockets blocked: the
 // client falls back by itself. And /transports measures them side by side.
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Browser, type Page, type BrowserContext } from '@playwright/test';
 import { createRoom, messageTexts, pickName, uniqueSlug, waitForHydration } from './helpers';
+
+// Pages hold a lobby socket and a room connection: close the contexts each test opened, or
+// the suite's browsers pile up connections against the server's per-address caps.
+const opened: BrowserContext[] = [];
+test.afterEach(async () => {
+  for (const context of opened.splice(0)) await context.close().catch(() => {});
+});
+
 
 const TRANSPORTS = ['ws', 'sse', 'longpoll', 'poll'] as const;
 
 async function personOn(browser: Browser, transport: string, slug: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
+  const context = await browser.newContext();
+  opened.push(context);
+  const page = await context.newPage();
   await page.goto('/');
   await waitForHydration(page);
   await pickName(page, `via ${transport}`);
@@ -51,6 +61,7 @@ test('with WebSockets blocked, the client falls back to streaming by itself', as
   const slug = uniqueSlug('blocked');
   await createRoom(request, slug, 'Behind a proxy');
   const context = await browser.newContext();
+  opened.push(context);
   const page = await context.newPage();
   // A proxy that refuses WebSockets.
   await page.routeWebSocket(/\/ws\//, (ws) => ws.close());
