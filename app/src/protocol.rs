@@ -321,6 +321,10 @@ pub struct RoomSummary {
     /// How many of those mention the viewer (`@username`).
     #[serde(default)]
     pub mentions: u32,
+    /// The viewer's read marker in this room (the newest message read; 0 for none or for
+    /// anonymous viewers): the room opens at the first message after it.
+    #[serde(default)]
+    pub read_up_to: i64,
     /// The newest message, for the sidebar's excerpt.
     #[serde(default)]
     pub last_message: Option<LastMessage>,

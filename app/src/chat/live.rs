@@ -50,17 +50,21 @@ pub(super) fn wire(
         let Some(element) = list.get() else {
             return false;
         };
-        let unread = lobby
-            .and_then(|l| {
-                let slug = state.slug.get_value();
-                l.rooms
-                    .with_untracked(|r| r.iter().find(|r| r.slug == slug).map(|r| r.unread))
+        let marker = lobby.and_then(|l| {
+            let slug = state.slug.get_value();
+            l.rooms.with_untracked(|r| {
+                r.iter()
+                    .find(|r| r.slug == slug)
+                    .map(|r| (r.unread, r.read_up_to))
             })
-            .unwrap_or(0);
+        });
         let me = viewer.key().map(|k| k.1);
-        let first_unread = state
-            .messages
-            .with_untracked(|messages| first_unread(messages, unread as usize, me.as_deref()));
+        let first_unread = match marker {
+            Some((unread, up_to)) if unread > 0 => state
+                .messages
+                .with_untracked(|messages| first_unread(messages, up_to, me.as_deref())),
+            _ => None,
+        };
         divider.set(first_unread);
         request_animation_frame(move || match first_unread {
             Some(id) => {
@@ -127,23 +131,13 @@ pub(super) fn wire(
     });
 }
 
-/// The id of the first of the last `unread` messages by others.
-fn first_unread(messages: &[ChatMessage], unread: usize, me: Option<&str>) -> Option<i64> {
-    if unread == 0 {
-        return None;
-    }
-    let mut seen = 0;
-    let mut first = None;
-    for message in messages.iter().rev() {
-        if Some(message.author.as_str()) != me {
-            seen += 1;
-            first = Some(message.id);
-            if seen == unread {
-                break;
-            }
-        }
-    }
-    first
+/// The first message by someone else after the read marker `up_to` (or the first shown,
+/// when the marker is older than the page).
+fn first_unread(messages: &[ChatMessage], up_to: i64, me: Option<&str>) -> Option<i64> {
+    messages
+        .iter()
+        .find(|m| m.id > up_to && Some(m.author.as_str()) != me)
+        .map(|m| m.id)
 }
 
 /// After a scroll: whether the reader is at the bottom, and the previous page when near

@@ -126,6 +126,7 @@ pub(super) fn summary_of(row: ListedRoom) -> RoomSummary {
     let mut summary = super::wire::summary_from(row.room);
     summary.unread = count(row.unread.unread);
     summary.mentions = count(row.unread.mentions);
+    summary.read_up_to = row.unread.up_to;
     summary.last_message = last_message;
     summary
 }

@@ -25,6 +25,7 @@ pub(super) fn summary_from(room: RoomWithStats) -> RoomSummary {
         owner_id: room.owner_id,
         unread: 0,
         mentions: 0,
+        read_up_to: 0,
         last_message: None,
     }
 }
