@@ -89,6 +89,9 @@ pub struct RoomFeed {
     ready: VecDeque<FeedEvent>,
     /// Keeps the viewer present in the room while the feed lives.
     _presence: Option<super::PresenceGuard>,
+    /// The first frame (who is here), until taken. Not queued in `ready`: an idle
+    /// connection would keep that queue's allocation for good.
+    greeting: Option<Frame>,
 }
 
 impl RoomFeed {
@@ -127,12 +130,7 @@ impl RoomFeed {
             chat.presence()
                 .enter(room.slug.as_str(), viewer.user_id, &viewer.name)
         });
-        let mut ready = VecDeque::new();
         let snapshot = Box::pin(chat.presence().snapshot(room.slug.as_str())).await;
-        ready.push_back(FeedEvent::Frame {
-            id: None,
-            frame: encode(&snapshot),
-        });
         Ok(Self {
             chat,
             room,
@@ -145,8 +143,9 @@ impl RoomFeed {
             repair_after: None,
             held: BTreeMap::new(),
             held_since: None,
-            ready,
+            ready: VecDeque::new(),
             _presence: presence,
+            greeting: Some(encode(&snapshot)),
         })
     }
 
@@ -169,6 +168,9 @@ impl RoomFeed {
     /// mailbox) or is a store read whose result is applied without a further await, so a
     /// dropped call is simply redone by the next one.
     pub async fn next(&mut self) -> Result<FeedEvent, ChatError> {
+        if let Some(frame) = self.greeting.take() {
+            return Ok(FeedEvent::Frame { id: None, frame });
+        }
         loop {
             if let Some(event) = self.ready.pop_front() {
                 return Ok(event);
@@ -250,6 +252,9 @@ impl RoomFeed {
     /// An event that is ready without waiting or reading the store, for consumers that write
     /// several frames before one flush.
     pub fn try_next_ready(&mut self) -> Option<FeedEvent> {
+        if let Some(frame) = self.greeting.take() {
+            return Some(FeedEvent::Frame { id: None, frame });
+        }
         loop {
             if let Some(event) = self.ready.pop_front() {
                 return Some(event);
