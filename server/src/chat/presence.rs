@@ -39,6 +39,8 @@ pub const TYPING_GATHER: Duration = Duration::from_millis(500);
 const TYPING_TICK: Duration = Duration::from_millis(20);
 /// How often this process renews its registry entries and sweeps dead processes'.
 pub const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// How long a new connection waits for the room's member list.
+pub const SNAPSHOT_WAIT: Duration = Duration::from_millis(500);
 /// How long a poll keeps its user present: a few poll intervals, so a polling member does
 /// not flicker out between requests.
 pub const POLL_PRESENCE: Duration = Duration::from_secs(20);
@@ -127,10 +129,16 @@ impl Presence {
     /// The room's members (count and up to [`PRESENCE_NAMES`]) as the first frame of a
     /// connection: answered after every arrival queued before it, this connection's own
     /// included.
+    /// If the task is slow to answer (Redis hanging), the connection opens with an empty
+    /// list after [`SNAPSHOT_WAIT`] rather than waiting; the diffs that follow fill it in.
     pub async fn snapshot(&self, room: &str) -> ServerFrame {
         let (reply, answer) = oneshot::channel();
         let _ = self.ops.send(Op::Snapshot(room.to_owned(), reply));
-        let (count, members) = answer.await.unwrap_or_default();
+        let (count, members) = tokio::time::timeout(SNAPSHOT_WAIT, answer)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         ServerFrame::Presence {
             members: members.into_iter().map(member).collect(),
             count,

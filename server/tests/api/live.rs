@@ -284,3 +284,49 @@ async fn polling_members_are_present_and_long_polls_carry_typing() {
     );
     assert!(!frames.iter().any(is_presence) || frames.len() == 1);
 }
+
+#[tokio::test]
+async fn a_hanging_redis_does_not_hold_up_new_connections() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("shared.db");
+    let url = redis.url();
+    let a = ParlorProcess::start(&database, &["--redis", &url]).await;
+    let ann = Client::guest_at(&a.base(), "ann").await;
+    ann.create_room("stuck", "Stuck").await;
+    // Presence on Redis works first.
+    let mut before = ann.connect("stuck", None).await;
+    let first = frame_of(&mut before, "presence", Duration::from_secs(5)).await;
+    assert!(first.is_some());
+    drop(before);
+
+    redis.pause();
+    // Three people arrive while Redis is frozen: each waits at most for the subscription
+    // (2 s) and the member list (0.5 s), not behind the others' presence calls.
+    let mut sockets = Vec::new();
+    for name in ["bo", "cy", "di"] {
+        let who = Client::guest_at(&a.base(), name).await;
+        let started = Instant::now();
+        let mut ws = who.connect("stuck", None).await;
+        let greeting = frame_of(&mut ws, "presence", Duration::from_secs(15))
+            .await
+            .expect("a presence frame, even with Redis frozen");
+        let waited = started.elapsed();
+        println!("{name} opened in {waited:?} with Redis frozen");
+        assert!(
+            waited < Duration::from_millis(3_500),
+            "{name}'s connection waited {waited:?} on a frozen Redis"
+        );
+        assert_eq!(greeting["type"], "presence");
+        sockets.push(ws);
+    }
+    let mut during = sockets.pop().expect("a socket");
+    // Messages are still stored and delivered here.
+    during.say("while Redis sleeps", None).await;
+    let message = frame_of(&mut during, "message", Duration::from_secs(10))
+        .await
+        .expect("the message, delivered locally");
+    assert_eq!(message["text"], "while Redis sleeps");
+    redis.resume();
+    drop(redis);
+}

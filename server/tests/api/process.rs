@@ -58,6 +58,27 @@ impl RedisServer {
         }
     }
 
+    /// Freezes it (SIGSTOP): connections stay open and nothing answers, as a Redis stuck
+    /// on a slow disk or a dead network path looks.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args([which, &child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill {which}");
+        }
+    }
+
     /// Starts it (again) on the same port.
     pub async fn restart(&mut self) {
         self.kill();

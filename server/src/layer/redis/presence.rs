@@ -157,7 +157,13 @@ impl RedisPresence {
                 *self.connection.lock().await = (None, Instant::now() + RETRY_AFTER_FAILURE);
                 Err(unavailable(&error.to_string()))
             }
-            Err(_) => Err(unavailable("timed out")),
+            // A Redis that hangs is treated like one that is down: the next calls fail at
+            // once for a while instead of each waiting out its budget (the presence task
+            // would fall behind, and new connections wait for its answer).
+            Err(_) => {
+                *self.connection.lock().await = (None, Instant::now() + RETRY_AFTER_FAILURE);
+                Err(unavailable("timed out"))
+            }
         }
     }
 
