@@ -227,3 +227,39 @@ test('offline, the room says so and a message waits with a clock until it can go
   await expect(page.locator('.messages li.message:not(.pending) .text').last()).toHaveText('sent from a tunnel', { timeout: 15_000 });
   await expect(page.locator('.message.pending')).toHaveCount(0);
 });
+
+test('a refused message offers Retry and Delete', async ({ browser, request }) => {
+  const slug = uniqueSlug('refused');
+  await createRoom(request, slug, 'Refused');
+  const page = await person(browser, BASE_A, 'Unlucky');
+  await enterRoom(page, slug, 'longpoll');
+  // A proxy refuses the first two sends as the server would refuse an invalid one.
+  let refusals = 2;
+  await page.route(`**/api/rooms/${slug}/messages`, async (route) => {
+    if (route.request().method() === 'POST' && refusals > 0) {
+      refusals -= 1;
+      await route.fulfill({
+        status: 422,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'invalid', message: 'Refused by the test proxy.' } }),
+      });
+    } else {
+      await route.continue();
+    }
+  });
+  const box = page.getByLabel('Message', { exact: true });
+  await box.fill('first try');
+  await box.press('Enter');
+  const failed = page.locator('.message.pending[data-failed="true"]');
+  await expect(failed.locator('.failed')).toContainText('Refused by the test proxy.');
+  // Delete drops it.
+  await failed.getByRole('button', { name: 'Delete' }).click();
+  await expect(page.locator('.message.pending')).toHaveCount(0);
+  // Retry sends it again (same client_id), and this time it is stored once.
+  await box.fill('second try');
+  await box.press('Enter');
+  await expect(failed.locator('.failed')).toContainText('Refused by the test proxy.');
+  await failed.getByRole('button', { name: 'Retry' }).click();
+  await expect(page.locator('.messages li.message:not(.pending) .text')).toHaveText(['second try']);
+  await expect(page.locator('.message.pending')).toHaveCount(0);
+});
