@@ -19,11 +19,8 @@ use axum::{
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
         State,
     },
-    http::{header, HeaderMap, HeaderValue},
-    response::{
-        sse::{Event, KeepAlive, Sse},
-        IntoResponse, Response,
-    },
+    http::HeaderMap,
+    response::{sse::Event, Response},
 };
 use futures::{stream, SinkExt, StreamExt};
 use std::{convert::Infallible, time::Duration};
@@ -134,20 +131,7 @@ pub async fn events(
         .admission
         .admit_stream(&headers, client, OriginRule::RefuseForeign)?;
     let feed = state.chat.lobby(viewer.as_ref()).await?;
-    let mut response = Sse::new(stream_of(feed, slot))
-        .keep_alive(
-            KeepAlive::new().interval(super::sse::KEEP_ALIVE).event(
-                Event::default()
-                    .comment("keep-alive")
-                    .event("ping")
-                    .data(""),
-            ),
-        )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(super::sse::respond(stream_of(feed, slot)))
 }
 
 fn stream_of(

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use std::{convert::Infallible, time::Duration};
 
 /// How often an idle stream says it is alive.
-pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a browser should wait before reconnecting (SSE `retry:`), in milliseconds.
 const RETRY_MS: u64 = 1000;
 
@@ -73,9 +73,16 @@ pub async fn events(
         .follow(&admitted.room, after, viewer.as_ref())
         .await?;
     let events = stream_of(feed, admitted.slot);
-    // The keep-alive is the customary comment plus a named `ping` event: scripts cannot see
-    // comments, but they see the event, so a client notices a stream that a buffering proxy
-    // holds back, and falls back.
+    Ok(respond(events))
+}
+
+/// A stream of events as the response every SSE endpoint gives: the keep-alive, and the
+/// headers that stop proxies from buffering it. The keep-alive is the customary comment plus
+/// a named `ping` event: scripts cannot see comments, but they see the event, so a client
+/// notices a stream that a buffering proxy holds back, and falls back.
+pub(super) fn respond(
+    events: impl futures::Stream<Item = Result<Event, Infallible>> + Send + 'static,
+) -> Response {
     let mut response = Sse::new(events)
         .keep_alive(
             KeepAlive::new().interval(KEEP_ALIVE).event(
@@ -89,7 +96,7 @@ pub async fn events(
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    response
 }
 
 /// The feed as SSE events, after a first comment that sets the browser's retry delay. The

@@ -34,15 +34,9 @@ fn names(list: &Value) -> Vec<String> {
 }
 
 async fn post_id(client: &Client, slug: &str, text: &str) -> i64 {
-    let response = client
-        .post(
-            &format!("/api/rooms/{slug}/messages"),
-            &json!({ "text": text }),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("json");
-    body["id"].as_i64().expect("id")
+    crate::transports::post(client, slug, text).await["id"]
+        .as_i64()
+        .expect("id")
 }
 
 #[tokio::test]

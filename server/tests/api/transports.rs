@@ -5,7 +5,8 @@ use crate::helpers::{open_events, Client, SseReader, TestServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-async fn post(client: &Client, slug: &str, text: &str) -> Value {
+/// Posts `text` over REST and returns the stored message (201 expected).
+pub async fn post(client: &Client, slug: &str, text: &str) -> Value {
     let response = client
         .post(
             &format!("/api/rooms/{slug}/messages"),
