@@ -32,6 +32,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -288,6 +289,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="S1,S2,S3,S4,store,T,P")
     parser.add_argument("--layers", default="memory,redis")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="P: how many quiet/typing pairs per layer (p99 is noisy run to run)")
     parser.add_argument("--no-bare", action="store_true", help="skip the ceiling server")
     parser.add_argument("--arrivals", default="uniform", choices=["uniform", "poisson"],
                         help="how senders' send times are drawn (bench load --arrivals)")
@@ -372,22 +375,40 @@ def main():
                              f"{r['requests']} | {r['bytes_per_delivery']} | {cpu} |")
             lines.append("")
         if "P" in only:
-            lines += ["### P presence and typing (S1; every client present and typing every 3 s)", "", HEADER]
+            lines += ["### P presence and typing (S1; every client present and typing every 3 s)", "",
+                      f"{args.repeat} pair(s) per layer, the order of each pair alternating so drift "
+                      "does not favour one side; the summary compares medians.", "", HEADER]
             for kind in layers:
-                base = fresh(kind, workdir, lambda s: load(s, f"P {kind} quiet", S1))
-                lines.append(row(f"S1 {kind}, anonymous listeners", base))
-                typing = fresh(kind, workdir, lambda s: load(s, f"P {kind} typing", S1,
-                                                             ["--typing-every-ms", "3000"]))
-                lines.append(row(f"S1 {kind}, everyone present + typing/3 s", typing))
-                d = typing["deliveries_per_s"] / base["deliveries_per_s"] - 1 if base["deliveries_per_s"] else 0
-                p = typing["latency_ms"]["p99"] / base["latency_ms"]["p99"] - 1 if base["latency_ms"]["p99"] else 0
-                results[f"P {kind}"] = (d, p)
+                quiet_runs, typing_runs = [], []
+                for i in range(args.repeat):
+                    order = ["quiet", "typing"] if i % 2 == 0 else ["typing", "quiet"]
+                    for which in order:
+                        if which == "quiet":
+                            r = fresh(kind, workdir, lambda s: load(s, f"P {kind} quiet", S1))
+                            lines.append(row(f"S1 {kind}, anonymous listeners", r))
+                            quiet_runs.append(r)
+                        else:
+                            r = fresh(kind, workdir, lambda s: load(s, f"P {kind} typing", S1,
+                                                                    ["--typing-every-ms", "3000"]))
+                            lines.append(row(f"S1 {kind}, everyone present + typing/3 s", r))
+                            typing_runs.append(r)
+                results[f"P {kind}"] = (quiet_runs, typing_runs)
             lines.append("")
-            lines.append("| layer | message deliveries/s change | message p99 change |")
-            lines.append("|---|---|---|")
+            lines.append("| layer | median deliveries/s quiet → typing | change | median p99 ms quiet → typing "
+                         "(range) | change |")
+            lines.append("|---|---|---|---|---|")
             for kind in layers:
-                d, p = results[f"P {kind}"]
-                lines.append(f"| {kind} | {d * 100:+.1f} % | {p * 100:+.1f} % |")
+                quiet_runs, typing_runs = results[f"P {kind}"]
+                dq = statistics.median([r["deliveries_per_s"] for r in quiet_runs])
+                dt = statistics.median([r["deliveries_per_s"] for r in typing_runs])
+                pq_all = [r["latency_ms"]["p99"] for r in quiet_runs]
+                pt_all = [r["latency_ms"]["p99"] for r in typing_runs]
+                pq, pt = statistics.median(pq_all), statistics.median(pt_all)
+                d = dt / dq - 1 if dq else 0
+                p = pt / pq - 1 if pq else 0
+                lines.append(f"| {kind} | {dq:.0f} → {dt:.0f} | {d * 100:+.1f} % | {pq:.2f} "
+                             f"({min(pq_all)}–{max(pq_all)}) → {pt:.2f} ({min(pt_all)}–{max(pt_all)}) "
+                             f"| {p * 100:+.1f} % |")
             lines.append("")
         if "soak" in only:
             lines += soak(workdir)
