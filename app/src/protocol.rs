@@ -29,6 +29,20 @@ pub enum ClientFrame {
         /// The newest message id read (must be a message of this room).
         up_to: i64,
     },
+    /// Replace the text of one's own message (validated like a new one; rate-limited like
+    /// sends). Everyone gets `message_edited`.
+    Edit {
+        /// The message id.
+        id: i64,
+        /// The new text.
+        text: String,
+    },
+    /// Delete a message (one's own, or any in a room one owns). Everyone gets
+    /// `message_deleted`; the text is removed from the store.
+    Delete {
+        /// The message id.
+        id: i64,
+    },
 }
 
 /// A client sends `typing` at most this often while the composer has input.
@@ -90,6 +104,25 @@ pub enum ServerFrame {
         /// How many members there are now.
         count: usize,
     },
+    /// A message's text was replaced by its author (a room event: it has the room's next
+    /// seq).
+    MessageEdited {
+        /// The event's place in the room.
+        seq: i64,
+        /// Which message.
+        id: i64,
+        /// Its text now.
+        text: String,
+        /// When, RFC 3339.
+        edited_at: String,
+    },
+    /// A message was deleted (a room event); show a tombstone in its place.
+    MessageDeleted {
+        /// The event's place in the room.
+        seq: i64,
+        /// Which message.
+        id: i64,
+    },
     /// Someone is typing in the room (show it for [`TYPING_SHOWN_MS`]).
     Typing {
         /// Who.
@@ -121,8 +154,15 @@ pub struct ChatMessage {
     /// The store's row id: unique, and increasing in the order messages were stored. Clients
     /// pass the last one they saw as `after` to resume without gaps.
     pub id: i64,
+    /// The message's place among the room's events (messages, edits, deletions: 1, 2, 3, …
+    /// without gaps). Clients resume with the last one they applied as `since`.
+    #[serde(default)]
+    pub seq: i64,
     /// The room's slug.
     pub room: String,
+    /// The author's user id (who may edit it).
+    #[serde(default)]
+    pub author_id: i64,
     /// The author's display name at the time of sending.
     pub author: String,
     /// The validated text (may contain newlines).
@@ -131,6 +171,12 @@ pub struct ChatMessage {
     pub client_id: Option<String>,
     /// When the server stored it, RFC 3339 in UTC with milliseconds.
     pub sent_at: String,
+    /// When its author last edited it, if ever (RFC 3339).
+    #[serde(default)]
+    pub edited_at: Option<String>,
+    /// True for a deleted message (its text is empty): show a tombstone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// The body of an error frame, and of every JSON API error (`{"error": ErrorBody}`).
@@ -451,6 +497,23 @@ pub struct SendRequest {
     pub client_id: Option<String>,
 }
 
+/// `PATCH /api/rooms/{slug}/messages/{id}` body: the new text, as in [`ClientFrame::Edit`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditRequest {
+    /// The new text.
+    pub text: String,
+}
+
+/// One earlier text of an edited message (`GET /api/rooms/{slug}/messages/{id}/edits`,
+/// for the room's owner).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlierText {
+    /// The text before the edit.
+    pub text: String,
+    /// When the edit replaced it, RFC 3339.
+    pub edited_at: String,
+}
+
 /// Who the current session belongs to (`GET /api/me`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {
@@ -505,11 +568,15 @@ mod tests {
     fn message_frame_has_the_documented_shape() {
         let frame = ServerFrame::Message(ChatMessage {
             id: 42,
+            seq: 7,
             room: "lobby".into(),
+            author_id: 3,
             author: "ann".into(),
             text: "hello".into(),
             client_id: Some("c1".into()),
             sent_at: "2026-11-28T10:00:00.000Z".into(),
+            edited_at: None,
+            deleted: false,
         });
         let value: serde_json::Value =
             serde_json::to_value(&frame).expect("frames always serialise");
@@ -520,6 +587,35 @@ mod tests {
         assert_eq!(value["text"], "hello");
         assert_eq!(value["client_id"], "c1");
         assert_eq!(value["sent_at"], "2026-11-28T10:00:00.000Z");
+        assert_eq!(value["seq"], 7);
+        assert_eq!(value["author_id"], 3);
+        assert!(value["edited_at"].is_null());
+        assert!(value.get("deleted").is_none(), "only tombstones say so");
+    }
+
+    #[test]
+    fn room_event_frames_have_the_documented_shape() {
+        let edited = serde_json::to_value(ServerFrame::MessageEdited {
+            seq: 8,
+            id: 42,
+            text: "fixed".into(),
+            edited_at: "2026-11-28T10:01:00.000Z".into(),
+        })
+        .expect("serialise");
+        assert_eq!(edited["type"], "message_edited");
+        assert_eq!(edited["seq"], 8);
+        let deleted = serde_json::to_string(&ServerFrame::MessageDeleted { seq: 9, id: 42 })
+            .expect("serialise");
+        assert_eq!(deleted, r#"{"type":"message_deleted","seq":9,"id":42}"#);
+        let edit: ClientFrame =
+            serde_json::from_str(r#"{"type":"edit","id":42,"text":"x"}"#).expect("valid");
+        assert_eq!(
+            edit,
+            ClientFrame::Edit {
+                id: 42,
+                text: "x".into()
+            }
+        );
     }
 
     #[test]

@@ -127,13 +127,19 @@ async fn relay(
             else {
                 continue;
             };
+            let id = next_id.fetch_add(1, Ordering::Relaxed);
+            // The same shape as Parlor's frame, so both servers move the same bytes.
             let frame = ServerFrame::Message(ChatMessage {
-                id: next_id.fetch_add(1, Ordering::Relaxed),
+                id,
+                seq: id,
                 room: slug.clone(),
+                author_id: 1,
                 author: "bench".to_owned(),
                 text,
                 client_id,
                 sent_at: "1970-01-01T00:00:00.000Z".to_owned(),
+                edited_at: None,
+                deleted: false,
             });
             if let Ok(encoded) = serde_json::to_string(&frame) {
                 let _ = room.send(Utf8Bytes::from(encoded));

@@ -171,10 +171,15 @@ pub struct RoomState {
     pub forced: StoredValue<Option<Transport>>,
     /// What the connection has cost so far.
     pub stats: RwSignal<TransportStats>,
-    /// The newest id the transport itself has delivered, in order: where it resumes
-    /// (`after`). Messages that arrive out of band (the answer to our own POST) are shown
-    /// but do not move it, or a message stored just before ours would be skipped.
+    /// The newest room event (`seq`) the transport itself has delivered, in order: where it
+    /// resumes (`since`). Events that arrive out of band (the answer to our own POST or
+    /// PATCH) are shown but do not move it, or an event stored just before ours would be
+    /// skipped.
     pub cursor: StoredValue<i64>,
+    /// The room owner's user id (the owner may delete anyone's message).
+    pub owner_id: StoredValue<Option<i64>>,
+    /// The message whose text is being edited in place, if any.
+    pub editing: RwSignal<Option<i64>>,
     /// Who is here (up to 50 names) and how many in all.
     pub members: RwSignal<Vec<Member>>,
     /// The member count (may exceed the names listed).
@@ -203,9 +208,13 @@ pub struct RoomState {
 impl RoomState {
     /// State for a room, seeded with the server-rendered history.
     pub fn new(slug: String, title: String, history: Vec<ChatMessage>) -> Self {
-        let cursor = history.last().map_or(0, |m| m.id);
+        // The page shows each message as it stands now, so replaying events after the
+        // newest one shown repeats at most an edit or deletion already applied: harmless.
+        let cursor = history.iter().map(|m| m.seq).max().unwrap_or(0);
         Self {
             cursor: StoredValue::new(cursor),
+            owner_id: StoredValue::new(None),
+            editing: RwSignal::new(None),
             slug: StoredValue::new(slug),
             title: RwSignal::new(title),
             messages: RwSignal::new(history),
@@ -298,15 +307,66 @@ impl RoomState {
         self
     }
 
-    /// The id to resume from: the newest message the transport delivered in order.
-    pub fn last_id(&self) -> i64 {
+    /// The seq to resume from: the newest room event the transport delivered in order.
+    pub fn last_seq(&self) -> i64 {
         self.cursor.get_value()
     }
 
     /// Moves the resume point forward (never back).
-    pub fn advance_cursor(&self, id: i64) {
+    pub fn advance_cursor(&self, seq: i64) {
         self.cursor
-            .update_value(|cursor| *cursor = (*cursor).max(id));
+            .update_value(|cursor| *cursor = (*cursor).max(seq));
+    }
+
+    /// Whether the viewer `me` may edit `message` (their own, not deleted).
+    pub fn can_edit(&self, message: &ChatMessage, me: Option<i64>) -> bool {
+        !message.deleted && me == Some(message.author_id)
+    }
+
+    /// Whether the viewer `me` may delete `message` (their own, or any as the room's owner).
+    pub fn can_delete(&self, message: &ChatMessage, me: Option<i64>) -> bool {
+        !message.deleted
+            && me.is_some()
+            && (me == Some(message.author_id) || me == self.owner_id.get_value())
+    }
+
+    /// A message's new text (an edit, from the room or from our own PATCH). Unknown ids
+    /// (not in the page) are ignored: the server has the text when they are scrolled to.
+    pub fn apply_edit(&self, id: i64, text: String, edited_at: String) {
+        self.change_message(id, |m| {
+            if !m.deleted {
+                m.text = text;
+                m.edited_at = Some(edited_at);
+            }
+        });
+        if self.editing.get_untracked() == Some(id) {
+            self.editing.set(None);
+        }
+    }
+
+    /// A message was deleted: it stays in place as a tombstone, its text gone.
+    pub fn apply_delete(&self, id: i64) {
+        self.change_message(id, |m| {
+            m.deleted = true;
+            m.text.clear();
+        });
+        if self.editing.get_untracked() == Some(id) {
+            self.editing.set(None);
+        }
+    }
+
+    /// Changes message `id` in the list if it is there (and only then notifies the view).
+    fn change_message(&self, id: i64, change: impl FnOnce(&mut ChatMessage)) {
+        let at = self
+            .messages
+            .with_untracked(|list| list.binary_search_by_key(&id, |m| m.id).ok());
+        if let Some(at) = at {
+            self.messages.update(|list| {
+                if let Some(message) = list.get_mut(at) {
+                    change(message);
+                }
+            });
+        }
     }
 
     /// Adds a message from the server, keeping order and dropping duplicates, and clears the
@@ -390,11 +450,15 @@ mod tests {
     fn msg(id: i64) -> ChatMessage {
         ChatMessage {
             id,
+            seq: id,
             room: "r".into(),
+            author_id: 1,
             author: "a".into(),
             text: format!("m{id}"),
             client_id: None,
             sent_at: "2026-01-01T00:00:00.000Z".into(),
+            edited_at: None,
+            deleted: false,
         }
     }
 
@@ -406,5 +470,46 @@ mod tests {
         }
         let ids: Vec<i64> = list.iter().map(|m| m.id).collect();
         assert_eq!(ids, vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn edits_and_deletions_change_the_message_in_place() {
+        let owner = Owner::new();
+        owner.set();
+        let state = RoomState::new("r".into(), "R".into(), vec![msg(1), msg(2), msg(3)]);
+        assert_eq!(
+            state.last_seq(),
+            3,
+            "resumes after the newest message shown"
+        );
+        state.editing.set(Some(2));
+        state.apply_edit(2, "better".into(), "2026-01-01T00:01:00.000Z".into());
+        assert_eq!(state.editing.get_untracked(), None, "the editor closes");
+        state.apply_delete(3);
+        // An edit that arrives after the deletion (a replay) does not bring the text back.
+        state.apply_edit(3, "ghost".into(), "2026-01-01T00:02:00.000Z".into());
+        state.apply_edit(99, "not in the page".into(), "x".into());
+        state.messages.with_untracked(|list| {
+            assert_eq!(list[1].text, "better");
+            assert!(list[1].edited_at.is_some());
+            assert!(list[2].deleted);
+            assert_eq!(list[2].text, "");
+            assert_eq!(list.len(), 3);
+        });
+    }
+
+    #[test]
+    fn only_authors_edit_and_owners_also_delete() {
+        let owner = Owner::new();
+        owner.set();
+        let state = RoomState::new("r".into(), "R".into(), vec![msg(1)]);
+        state.owner_id.set_value(Some(7));
+        state.messages.with_untracked(|list| {
+            let m = &list[0];
+            assert!(state.can_edit(m, Some(1)) && state.can_delete(m, Some(1)));
+            assert!(!state.can_edit(m, Some(7)) && state.can_delete(m, Some(7)));
+            assert!(!state.can_edit(m, Some(2)) && !state.can_delete(m, Some(2)));
+            assert!(!state.can_delete(m, None));
+        });
     }
 }

@@ -4,14 +4,15 @@
 //! WebSocket (see `client.rs`) and the composer sends over it. Before hydration the composer
 //! is a plain form that posts to a server function, so it works without JavaScript.
 
-use super::state::{ConnState, RoomState, Transport};
+use super::{
+    message::MessageItem,
+    state::{ConnState, RoomState, Transport},
+};
 use crate::{
     domain::MessageText,
     identity::ViewerContext,
     pages::RoomPageData,
-    protocol::ChatMessage,
     server_fns::{DeleteRoom, PostMessage, RenameRoom},
-    Hydrated,
 };
 use leptos::{ev::KeyboardEvent, prelude::*, server_fn::ServerFn};
 
@@ -29,6 +30,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
     )
     .force(forced);
     let owner_id = data.room.owner_id;
+    state.owner_id.set_value(owner_id);
     let outbox = Outbox {
         state,
         draft: RwSignal::new(String::new()),
@@ -78,11 +80,16 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                             ""
                         }}
                     </li>
-                    <For each=move || state.messages.get() key=|m| m.id let:message>
+                    // Keyed by what a row shows, so an edit or a deletion re-renders that row.
+                    <For
+                        each=move || state.messages.get()
+                        key=|m| (m.id, m.edited_at.clone(), m.deleted)
+                        let:message
+                    >
                         <Show when={let id = message.id; move || divider.get() == Some(id)}>
                             <li class="divider" role="separator">"New messages"</li>
                         </Show>
-                        <MessageItem message/>
+                        <MessageItem message state/>
                     </For>
                     <For each=move || state.pending.get() key=|p| (p.client_id.clone(), p.failed.clone()) let:pending>
                         <PendingItem pending outbox/>
@@ -105,7 +112,11 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
             <p class="notice" role="status">{move || state.notice.get()}</p>
             // New messages, announced politely without re-reading the whole list.
             <p class="visually-hidden" aria-live="polite">
-                {move || state.messages.with(|m| m.last().map(|m| format!("{}: {}", m.author, m.text)))}
+                {move || state.messages.with(|m| m.last().map(|m| if m.deleted {
+                    format!("{}: message deleted", m.author)
+                } else {
+                    format!("{}: {}", m.author, m.text)
+                }))}
             </p>
             <Composer slug=composer_slug outbox/>
         </section>
@@ -321,6 +332,22 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
     let form_client_id = format!("form-{}", crate::random_token());
     let draft = outbox.draft;
     let on_keydown = move |ev: KeyboardEvent| {
+        // ↑ in an empty composer edits your last message, as in Slack and Discord.
+        if ev.key() == "ArrowUp" && draft.with_untracked(|d| d.is_empty()) {
+            let state = outbox.state;
+            let me = viewer.id();
+            let last = state.messages.with_untracked(|list| {
+                list.iter()
+                    .rev()
+                    .find(|m| state.can_edit(m, me))
+                    .map(|m| m.id)
+            });
+            if let Some(id) = last {
+                ev.prevent_default();
+                state.editing.set(Some(id));
+            }
+            return;
+        }
         if ev.key() != "Enter" || ev.shift_key() {
             return;
         }
@@ -453,50 +480,6 @@ fn PendingItem(pending: super::state::PendingSend, outbox: Outbox) -> impl IntoV
         </li>
     }
     .into_any()
-}
-
-/// One stored message.
-#[component]
-fn MessageItem(message: ChatMessage) -> impl IntoView {
-    view! {
-        <li class="message" data-id=message.id>
-            <span class="author">{message.author}</span>
-            <Time sent_at=message.sent_at/>
-            <span class="text">{message.text}</span>
-        </li>
-    }
-    .into_any()
-}
-
-/// A timestamp: UTC on the server (it cannot know the reader's zone), local after hydration.
-#[component]
-fn Time(sent_at: String) -> impl IntoView {
-    let hydrated = use_context::<Hydrated>().map(|h| h.0);
-    let utc = sent_at.get(11..16).unwrap_or_default().to_owned();
-    let iso = sent_at.clone();
-    let shown = move || {
-        if hydrated.is_some_and(|h| h.get()) {
-            local_hours_minutes(&iso).unwrap_or_else(|| utc.clone())
-        } else {
-            format!("{utc} UTC")
-        }
-    };
-    view! { <time datetime=sent_at.clone() title=sent_at>{shown}</time> }
-}
-
-#[cfg(feature = "hydrate")]
-fn local_hours_minutes(iso: &str) -> Option<String> {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(iso));
-    let hours = date.get_hours();
-    if hours > 23 {
-        return None; // Invalid Date
-    }
-    Some(format!("{:02}:{:02}", hours, date.get_minutes()))
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn local_hours_minutes(_iso: &str) -> Option<String> {
-    None
 }
 
 /// The connection state and transport, in words and as `data-state` / `data-transport`

@@ -12,6 +12,9 @@ pub enum ChatError {
     /// No room with that slug.
     #[error("There is no room named '{0}'.")]
     RoomNotFound(String),
+    /// No such message in this room, or it was deleted.
+    #[error("There is no message {0} in this room (or it was deleted).")]
+    MessageNotFound(i64),
     /// The slug is taken.
     #[error("A room named '{0}' already exists.")]
     RoomExists(String),
@@ -47,7 +50,7 @@ impl Fault for ChatError {
     fn code(&self) -> ErrorCode {
         match self {
             ChatError::Invalid(_) => ErrorCode::Invalid,
-            ChatError::RoomNotFound(_) => ErrorCode::NotFound,
+            ChatError::RoomNotFound(_) | ChatError::MessageNotFound(_) => ErrorCode::NotFound,
             ChatError::RoomExists(_) => ErrorCode::Conflict,
             ChatError::Forbidden(_) => ErrorCode::Forbidden,
             ChatError::RateLimited(_) => ErrorCode::RateLimited,

@@ -1,22 +1,23 @@
 //! A room feed: what one consumer (a WebSocket, an SSE stream, a waiting long poll) reads.
 //!
-//! It turns "whatever the channel layer delivered" into "every message of the room, once, in
-//! id order": it catches up from the store first, drops duplicates, and repairs gaps. Gaps
+//! It turns "whatever the channel layer delivered" into "every event of the room (messages,
+//! edits, deletions), once, in seq order": it catches up from the store first, drops
+//! duplicates, and repairs gaps. Gaps
 //! happen when two processes (or two commits in one process) publish out of order, or when
 //! Redis lost deliveries while it was away; the layer says so with [`Delivery::Resync`].
 //!
-//! The feed tracks the last message it emitted as `(id, seq)`. A delivery with the next seq
+//! The feed tracks the last event it emitted by its seq. A delivery with the next seq
 //! is emitted at once; an older one is a duplicate; a newer one means something is missing.
 //! With several processes the missing one is usually a moment behind: process B commits
 //! seq 6 and delivers it to its members at once, while seq 5, committed just before by
 //! process A, is still on its way through Redis. So a newer delivery is held for up to
 //! [`REORDER_WINDOW`], and released in order as the missing ones arrive; only when the
-//! window passes does the feed read everything after its last id from the store (the
+//! window passes does the feed read every event after its last seq from the store (the
 //! missing rows are committed: a row is published only after its commit, and seqs are
 //! assigned under the write lock in commit order). Without the window, every member of a
 //! busy room read the store on every such crossing — hundreds of reads for one message.
 
-use super::{encode, to_wire, ChatError, ChatService, Room, MAX_PAGE};
+use super::{encode, event_frame, to_wire, ChatError, ChatService, Room, MAX_PAGE};
 use crate::auth::{user_group, Identity};
 use crate::layer::{Channel, CloseReason, Delivery, Frame};
 use app::protocol::{ErrorBody, ErrorCode, ServerFrame};
@@ -37,14 +38,34 @@ const MAX_HELD: usize = 256;
 /// trickle of reads rather than a herd.
 const RESYNC_SPREAD: Duration = Duration::from_secs(1);
 
+/// Where a feed starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// From now on: only what is published after the feed opens.
+    Live,
+    /// The messages after this message id first (`after=`: messages alone, the older form).
+    After(i64),
+    /// Every room event after this seq first (`since=`): messages, edits, deletions.
+    Since(i64),
+}
+
+/// Catch-up still to read from the store, up to the room's head when the feed opened.
+#[derive(Clone, Copy, Debug)]
+enum CatchUp {
+    /// Messages with `cursor < id <= until`.
+    Messages { cursor: i64, until: i64 },
+    /// Events with `cursor < seq <= until`.
+    Events { cursor: i64, until: i64 },
+}
+
 /// What a consumer should do next.
 #[derive(Clone, Debug)]
 pub enum FeedEvent {
-    /// Forward this frame. `id` is the message id when it is a chat message (SSE uses it as
-    /// the event id).
+    /// Forward this frame. `seq` is the room event's seq when it is one (SSE uses it as the
+    /// event id, so `Last-Event-ID` resumes by seq).
     Frame {
-        /// The message id, for chat messages.
-        id: Option<i64>,
+        /// The room event's seq, for messages, edits and deletions.
+        seq: Option<i64>,
         /// The encoded frame.
         frame: Frame,
     },
@@ -71,11 +92,12 @@ pub struct RoomFeed {
     channel: Channel,
     /// The handle of the viewer's session (0: anonymous): its end closes the feed.
     session: u64,
-    /// The last message emitted (or the room's head when following live from now).
+    /// The newest message id emitted (or the room's newest when following live from now).
     last_id: i64,
+    /// The seq of the last event emitted (or the room's head at open).
     last_seq: i64,
-    /// Catch-up still to read: messages with `cursor < id <= until`.
-    catch_up: Option<(i64, i64)>,
+    /// Catch-up still to read.
+    catch_up: Option<CatchUp>,
     /// A delivery revealed a gap that the window did not close, or the layer asked for a
     /// resync.
     repair: bool,
@@ -101,7 +123,7 @@ impl RoomFeed {
     pub(super) async fn open(
         chat: ChatService,
         room: Room,
-        after: Option<i64>,
+        resume: Resume,
         viewer: Option<&Identity>,
     ) -> Result<Self, ChatError> {
         let mut channel = Channel::open(chat.layer().clone());
@@ -120,10 +142,17 @@ impl RoomFeed {
             return Err(ChatError::RoomNotFound(room.slug.to_string()));
         }
         let head = chat.store().room_head(room.id).await?;
-        let catch_up = after
-            .map(|after| after.max(0))
-            .filter(|after| *after < head.id)
-            .map(|after| (after, head.id));
+        let catch_up = match resume {
+            Resume::Live => None,
+            Resume::After(after) => (after.max(0) < head.id).then_some(CatchUp::Messages {
+                cursor: after.max(0),
+                until: head.id,
+            }),
+            Resume::Since(since) => (since.max(0) < head.seq).then_some(CatchUp::Events {
+                cursor: since.max(0),
+                until: head.seq,
+            }),
+        };
         // Who is here comes first, this viewer included (anonymous readers are not
         // members: they have no name to show).
         let presence = viewer.map(|viewer| {
@@ -169,29 +198,16 @@ impl RoomFeed {
     /// dropped call is simply redone by the next one.
     pub async fn next(&mut self) -> Result<FeedEvent, ChatError> {
         if let Some(frame) = self.greeting.take() {
-            return Ok(FeedEvent::Frame { id: None, frame });
+            return Ok(FeedEvent::Frame { seq: None, frame });
         }
         loop {
             if let Some(event) = self.ready.pop_front() {
                 return Ok(event);
             }
-            if let Some((cursor, until)) = self.catch_up {
+            if let Some(catch_up) = self.catch_up {
                 // Store reads are boxed here and below: they are rare, and inline their
                 // state would make every idle connection's future that much larger.
-                let rows = Box::pin(self.chat.store().messages_between(
-                    self.room.id,
-                    cursor,
-                    until,
-                    MAX_PAGE,
-                ))
-                .await?;
-                let done = rows.len() < MAX_PAGE as usize;
-                let mut cursor = cursor;
-                for row in &rows {
-                    cursor = row.id;
-                    self.push_message(row.id, self.encode_row(row));
-                }
-                self.catch_up = (!done && cursor < until).then_some((cursor, until));
+                self.catch_up = Box::pin(self.read_catch_up(catch_up)).await?;
                 continue;
             }
             if self.repair {
@@ -210,22 +226,20 @@ impl RoomFeed {
                     }
                     self.repair_after = None;
                 }
-                let rows = {
+                let events = {
                     let chat = self.chat.clone();
                     let _slot = chat.repair_slot().await;
-                    Box::pin(
-                        chat.store()
-                            .messages_after(self.room.id, self.last_id, MAX_PAGE),
-                    )
+                    Box::pin(chat.store().events_between(
+                        self.room.id,
+                        self.last_seq,
+                        i64::MAX,
+                        MAX_PAGE,
+                    ))
                     .await?
                 };
-                self.repair = rows.len() == MAX_PAGE as usize;
-                for row in &rows {
-                    if row.seq > self.last_seq {
-                        self.last_id = row.id;
-                        self.last_seq = row.seq;
-                        self.push_message(row.id, self.encode_row(row));
-                    }
+                self.repair = events.len() == MAX_PAGE as usize;
+                for event in &events {
+                    self.push_stored(event);
                 }
                 self.release_held();
                 continue;
@@ -253,7 +267,7 @@ impl RoomFeed {
     /// several frames before one flush.
     pub fn try_next_ready(&mut self) -> Option<FeedEvent> {
         if let Some(frame) = self.greeting.take() {
-            return Some(FeedEvent::Frame { id: None, frame });
+            return Some(FeedEvent::Frame { seq: None, frame });
         }
         loop {
             if let Some(event) = self.ready.pop_front() {
@@ -277,9 +291,9 @@ impl RoomFeed {
                 if seq <= self.last_seq {
                     // Already emitted (catch-up or repair got there first).
                 } else if seq == self.last_seq + 1 {
-                    self.last_id = id;
+                    self.last_id = self.last_id.max(id);
                     self.last_seq = seq;
-                    self.push_message(id, frame);
+                    self.push_event(seq, frame);
                     self.release_held();
                 } else if self.held.len() < MAX_HELD {
                     // Something before this one has not arrived yet: hold this one for a
@@ -291,7 +305,7 @@ impl RoomFeed {
                     self.repair = true;
                 }
             }
-            Delivery::Frame(frame) => self.ready.push_back(FeedEvent::Frame { id: None, frame }),
+            Delivery::Frame(frame) => self.ready.push_back(FeedEvent::Frame { seq: None, frame }),
             Delivery::Close { frame, reason } => {
                 self.ready.push_back(FeedEvent::Close { frame, reason })
             }
@@ -326,9 +340,9 @@ impl RoomFeed {
                 entry.remove();
             } else if seq == self.last_seq + 1 {
                 let (id, frame) = entry.remove();
-                self.last_id = id;
+                self.last_id = self.last_id.max(id);
                 self.last_seq = seq;
-                self.push_message(id, frame);
+                self.push_event(seq, frame);
             } else {
                 break;
             }
@@ -340,15 +354,69 @@ impl RoomFeed {
         };
     }
 
-    fn push_message(&mut self, id: i64, frame: Frame) {
-        self.ready.push_back(FeedEvent::Frame {
-            id: Some(id),
-            frame,
-        });
+    /// Reads one page of catch-up; what is left to read afterwards.
+    async fn read_catch_up(&mut self, catch_up: CatchUp) -> Result<Option<CatchUp>, ChatError> {
+        let store = self.chat.store().clone();
+        match catch_up {
+            CatchUp::Messages { cursor, until } => {
+                let rows = store
+                    .messages_between(self.room.id, cursor, until, MAX_PAGE)
+                    .await?;
+                let done = rows.len() < MAX_PAGE as usize;
+                let mut cursor = cursor;
+                for row in &rows {
+                    cursor = row.id;
+                    // Messages alone: the head's seq (set at open) stays where live starts.
+                    self.last_id = self.last_id.max(row.id);
+                    let frame =
+                        encode(&ServerFrame::Message(to_wire(row, self.room.slug.as_str())));
+                    self.ready.push_back(FeedEvent::Frame {
+                        seq: Some(row.seq),
+                        frame,
+                    });
+                }
+                Ok((!done && cursor < until).then_some(CatchUp::Messages { cursor, until }))
+            }
+            CatchUp::Events { cursor, until } => {
+                let events = store
+                    .events_between(self.room.id, cursor, until, MAX_PAGE)
+                    .await?;
+                let done = events.len() < MAX_PAGE as usize;
+                let cursor = events.last().map_or(cursor, |event| event.seq());
+                for event in &events {
+                    let frame = encode(&event_frame(event, self.room.slug.as_str()));
+                    if let crate::store::RoomEvent::Message(row) = event {
+                        self.last_id = self.last_id.max(row.id);
+                    }
+                    self.ready.push_back(FeedEvent::Frame {
+                        seq: Some(event.seq()),
+                        frame,
+                    });
+                }
+                Ok((!done && cursor < until).then_some(CatchUp::Events { cursor, until }))
+            }
+        }
     }
 
-    fn encode_row(&self, row: &crate::store::MessageRecord) -> Frame {
-        encode(&ServerFrame::Message(to_wire(row, self.room.slug.as_str())))
+    /// Emits a stored event that follows the last one emitted (repair).
+    fn push_stored(&mut self, event: &crate::store::RoomEvent) {
+        let seq = event.seq();
+        if seq <= self.last_seq {
+            return;
+        }
+        if let crate::store::RoomEvent::Message(row) = event {
+            self.last_id = self.last_id.max(row.id);
+        }
+        self.last_seq = seq;
+        let frame = encode(&event_frame(event, self.room.slug.as_str()));
+        self.push_event(seq, frame);
+    }
+
+    fn push_event(&mut self, seq: i64, frame: Frame) {
+        self.ready.push_back(FeedEvent::Frame {
+            seq: Some(seq),
+            frame,
+        });
     }
 }
 

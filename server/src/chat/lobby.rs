@@ -107,6 +107,9 @@ pub(super) async fn publish(layer: &dyn crate::layer::ChannelLayer, note: &Note)
     }
 }
 
+/// The excerpt of a room's last message when it was deleted.
+const DELETED_EXCERPT: &str = "message deleted";
+
 /// The room as the list shows it to the viewer the row was read for.
 pub(super) fn summary_of(row: ListedRoom) -> RoomSummary {
     let last_message = match (
@@ -118,7 +121,12 @@ pub(super) fn summary_of(row: ListedRoom) -> RoomSummary {
         (Some(id), Some(author), Some(text), Some(sent_at)) => Some(LastMessage {
             id,
             author,
-            excerpt: LastMessage::excerpt_of(&text),
+            // A stored text is never empty: an empty one was deleted.
+            excerpt: if text.is_empty() {
+                DELETED_EXCERPT.to_owned()
+            } else {
+                LastMessage::excerpt_of(&text)
+            },
             sent_at: crate::store::format_millis(sent_at),
         }),
         _ => None,
@@ -228,7 +236,7 @@ impl LobbyFeed {
         } else {
             Some(frame)
         };
-        Ok(out.map(|frame| FeedEvent::Frame { id: None, frame }))
+        Ok(out.map(|frame| FeedEvent::Frame { seq: None, frame }))
     }
 
     async fn on_note(&mut self, note: Note) -> Result<Option<Frame>, ChatError> {

@@ -13,6 +13,7 @@
 //! the [`Store`] and the [`ChannelLayer`]; nothing here knows HTTP.
 
 mod error;
+mod events;
 mod feed;
 pub mod lobby;
 pub mod presence;
@@ -23,12 +24,12 @@ mod wire;
 mod writer;
 
 pub use error::ChatError;
-pub use feed::{FeedEvent, RoomFeed};
+pub use feed::{FeedEvent, Resume, RoomFeed};
 pub use lobby::LobbyFeed;
 pub use presence::{Presence, PresenceGuard};
 pub use room::{room_group, Room};
 pub use watch::{RoomWatch, WatchEvent};
-pub use wire::{encode, to_wire};
+pub use wire::{encode, event_frame, to_wire};
 pub use writer::CommitWindow;
 
 use crate::{
@@ -579,16 +580,17 @@ impl ChatService {
             .collect())
     }
 
-    /// Joins the room's group and returns a feed that yields, in order and once each: the
-    /// messages after `after` (if given) and then every new one. With a `viewer` from a
-    /// session, the feed also ends when that session does.
+    /// Joins the room's group and returns a feed that yields, in order and once each: what
+    /// `resume` asks for from the store (messages after an id, or every event after a seq)
+    /// and then every new event. With a `viewer` from a session, the feed also ends when that
+    /// session does.
     pub async fn follow(
         &self,
         room: &Room,
-        after: Option<i64>,
+        resume: Resume,
         viewer: Option<&Identity>,
     ) -> Result<RoomFeed, ChatError> {
-        RoomFeed::open(self.clone(), room.clone(), after, viewer).await
+        RoomFeed::open(self.clone(), room.clone(), resume, viewer).await
     }
 
     /// Joins the room's group only to be woken when something is published to it (a long

@@ -90,7 +90,10 @@ async fn send_validates_stores_then_publishes() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
     let room = chat.create_room(&ann, "r", "R").await.expect("room");
-    let mut feed = chat.follow(&room, None, None).await.expect("follow");
+    let mut feed = chat
+        .follow(&room, Resume::Live, None)
+        .await
+        .expect("follow");
 
     let err = chat.send(&ann, &room, "  ", None).await.expect_err("empty");
     assert!(matches!(err, ChatError::Invalid(_)));
@@ -119,7 +122,10 @@ async fn a_feed_repairs_gaps_and_drops_duplicates() {
     let (chat, store, _dir) = service().await;
     let ann = author(&store, "ann").await;
     let room = chat.create_room(&ann, "gaps", "Gaps").await.expect("room");
-    let mut feed = chat.follow(&room, None, None).await.expect("follow");
+    let mut feed = chat
+        .follow(&room, Resume::Live, None)
+        .await
+        .expect("follow");
 
     // Store three messages without publishing them, as if another process had and its
     // deliveries were lost on the way.
@@ -145,7 +151,10 @@ async fn a_feed_puts_crossed_deliveries_back_in_order_without_the_store() {
         .create_room(&ann, "cross", "Cross")
         .await
         .expect("room");
-    let mut feed = chat.follow(&room, None, None).await.expect("follow");
+    let mut feed = chat
+        .follow(&room, Resume::Live, None)
+        .await
+        .expect("follow");
     let texts = (1..=2).map(|i| format!("stored {i}"));
     let rows = store_unpublished(&store, &room, &ann, texts).await;
 
@@ -167,7 +176,10 @@ async fn resync_reads_what_the_layer_lost() {
         .create_room(&ann, "resync", "Resync")
         .await
         .expect("room");
-    let mut feed = chat.follow(&room, None, None).await.expect("follow");
+    let mut feed = chat
+        .follow(&room, Resume::Live, None)
+        .await
+        .expect("follow");
     store_unpublished(&store, &room, &ann, ["lost in transit".to_owned()]).await;
     publish(&chat, &room, Delivery::Resync).await;
     assert_eq!(next_text(&mut feed).await, "lost in transit");
@@ -180,7 +192,10 @@ async fn catch_up_pages_through_a_long_backlog() {
     let room = chat.create_room(&ann, "long", "Long").await.expect("room");
     let backlog = MAX_PAGE as usize * 2 + 7;
     store_unpublished(&store, &room, &ann, (1..=backlog).map(|i| format!("m{i}"))).await;
-    let mut feed = chat.follow(&room, Some(0), None).await.expect("follow");
+    let mut feed = chat
+        .follow(&room, Resume::After(0), None)
+        .await
+        .expect("follow");
     for i in 1..=backlog {
         assert_eq!(next_text(&mut feed).await, format!("m{i}"));
     }
@@ -197,7 +212,10 @@ async fn only_the_owner_deletes_a_room_and_members_are_told() {
         .create_room(&ann, "doomed", "Doomed")
         .await
         .expect("room");
-    let mut feed = chat.follow(&room, None, None).await.expect("follow");
+    let mut feed = chat
+        .follow(&room, Resume::Live, None)
+        .await
+        .expect("follow");
     let refused = chat
         .delete_room(&bob, "doomed")
         .await

@@ -1,17 +1,41 @@
 //! Stored rows in the protocol's shapes, encoded once for every recipient.
 
-use crate::{layer::Frame, store::MessageRecord, store::RoomWithStats};
+use crate::{
+    layer::Frame,
+    store::{MessageRecord, RoomEvent, RoomWithStats},
+};
 use app::protocol::{ChatMessage, RoomSummary, ServerFrame};
 
 /// A stored row as the protocol's message.
 pub fn to_wire(record: &MessageRecord, room_slug: &str) -> ChatMessage {
     ChatMessage {
         id: record.id,
+        seq: record.seq,
         room: room_slug.to_owned(),
+        author_id: record.author_id,
         author: record.author_name.clone(),
         text: record.text.clone(),
         client_id: record.client_id.clone(),
         sent_at: crate::store::format_millis(record.sent_at),
+        edited_at: record.edited_at.map(crate::store::format_millis),
+        deleted: record.deleted_at.is_some(),
+    }
+}
+
+/// A stored room event as the frame every member gets.
+pub fn event_frame(event: &RoomEvent, room_slug: &str) -> ServerFrame {
+    match event {
+        RoomEvent::Message(record) => ServerFrame::Message(to_wire(record, room_slug)),
+        RoomEvent::Edited { seq, message } => ServerFrame::MessageEdited {
+            seq: *seq,
+            id: message.id,
+            text: message.text.clone(),
+            edited_at: crate::store::format_millis(message.edited_at.unwrap_or(message.sent_at)),
+        },
+        RoomEvent::Deleted { seq, message_id } => ServerFrame::MessageDeleted {
+            seq: *seq,
+            id: *message_id,
+        },
     }
 }
 

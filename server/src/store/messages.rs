@@ -39,6 +39,10 @@ pub struct MessageRecord {
     pub client_id: Option<String>,
     /// Unix milliseconds.
     pub sent_at: i64,
+    /// When it was last edited (unix milliseconds), if ever.
+    pub edited_at: Option<i64>,
+    /// When it was deleted, if it was: the text is then empty (a tombstone).
+    pub deleted_at: Option<i64>,
 }
 
 /// The outcome of inserting one [`NewMessage`].
@@ -78,7 +82,8 @@ pub struct RoomHead {
     pub seq: i64,
 }
 
-const COLUMNS: &str = "id, room_id, seq, author_id, author_name, text, client_id, sent_at";
+pub(super) const COLUMNS: &str =
+    "id, room_id, seq, author_id, author_name, text, client_id, sent_at, edited_at, deleted_at";
 
 impl Store {
     /// Stores a batch of messages in one transaction (one fsync for the lot), in order, on

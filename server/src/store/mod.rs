@@ -7,12 +7,14 @@
 //! chat service's group-commit writer, not once per message.
 
 mod busy;
+mod events;
 mod messages;
 mod reads;
 mod rooms;
 mod users;
 mod writer;
 
+pub use events::{Changed, Deleter, EarlierText, Refusal, RoomEvent};
 pub use messages::{Inserted, MessageRecord, NewMessage, RoomHead, Written};
 pub use reads::{ListedRoom, Unread};
 pub use rooms::{RoomCursor, RoomRecord, RoomWithStats};

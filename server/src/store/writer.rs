@@ -242,7 +242,8 @@ fn write_one(
         // earlier one), unchanged; no seq is used.
         return tx
             .prepare_cached(
-                "SELECT id, room_id, seq, author_id, author_name, text, client_id, sent_at
+                "SELECT id, room_id, seq, author_id, author_name, text, client_id, sent_at,
+                        edited_at, deleted_at
                  FROM messages WHERE author_id = ?1 AND client_id = ?2",
             )?
             .query_row(params![message.author_id, message.client_id], record_of)
@@ -258,6 +259,8 @@ fn write_one(
         text: message.text.clone(),
         client_id: message.client_id.clone(),
         sent_at: message.sent_at,
+        edited_at: None,
+        deleted_at: None,
     }))
 }
 
@@ -271,5 +274,7 @@ fn record_of(row: &rusqlite::Row<'_>) -> Result<MessageRecord, rusqlite::Error> 
         text: row.get(5)?,
         client_id: row.get(6)?,
         sent_at: row.get(7)?,
+        edited_at: row.get(8)?,
+        deleted_at: row.get(9)?,
     })
 }

@@ -11,8 +11,18 @@ pub mod poll;
 pub mod sse;
 pub mod ws;
 
-use crate::http::state::AppState;
+use crate::{chat::Resume, http::state::AppState};
 use axum::{routing::get, Router};
+
+/// Where a connection resumes, from its query: `since={seq}` (every room event after it)
+/// wins over `after={message id}` (messages alone); neither: live from now.
+pub(crate) fn resume_from(since: Option<i64>, after: Option<i64>) -> Resume {
+    match (since, after) {
+        (Some(since), _) => Resume::Since(since),
+        (None, Some(after)) => Resume::After(after),
+        (None, None) => Resume::Live,
+    }
+}
 
 /// The transports' routes.
 pub fn router() -> Router<AppState> {

@@ -1,6 +1,7 @@
-//! Short and long polling: `GET /api/rooms/{slug}/messages?after=ID[&wait=S]`.
+//! Short and long polling: `GET /api/rooms/{slug}/messages?since=SEQ[&wait=S]` (every room
+//! event after a seq: messages, edits, deletions) or `?after=ID` (messages alone).
 //!
-//! Short poll (no `wait`): answers at once with what the store has after `after`.
+//! Short poll (no `wait`): answers at once with what the store has after `since`/`after`.
 //! Long poll (`wait` ≤ 30 s): joins the room's group first (a consumer with its own channel,
 //! like a WebSocket), then reads the store; if nothing is new, it sleeps on the channel
 //! until a message is published, reads the store again, or answers `[]` when `wait` runs
@@ -34,11 +35,13 @@ pub const MAX_WAIT_SECONDS: u64 = 30;
 pub struct ReadQuery {
     /// Messages after this id, oldest first (polling, catch-up).
     after: Option<i64>,
+    /// Room events after this seq, in order (polling, catch-up); wins over `after`.
+    since: Option<i64>,
     /// Messages before this id, oldest first (scrolling back). Ignored with `after`.
     before: Option<i64>,
     /// Page size (1–500; default 50 for history, 500 after an id).
     limit: Option<u32>,
-    /// Long poll: wait up to this many seconds (≤ 30) for a message after `after`.
+    /// Long poll: wait up to this many seconds (≤ 30) for news after `since`/`after`.
     wait: Option<u64>,
 }
 
@@ -70,9 +73,10 @@ async fn read_messages(
     viewer: Option<&Identity>,
 ) -> Result<Vec<ServerFrame>, ApiError> {
     let wait = query.wait.unwrap_or(0).min(MAX_WAIT_SECONDS);
-    let after = match query.after {
-        Some(after) if wait > 0 => after,
-        _ => return Ok(messages(read_now(state, slug, &query, viewer).await?)),
+    let cursor = match (query.since, query.after) {
+        (Some(since), _) if wait > 0 => Cursor::Since(since),
+        (None, Some(after)) if wait > 0 => Cursor::After(after),
+        _ => return read_now(state, slug, &query, viewer).await,
     };
     let limit = query.limit.unwrap_or(MAX_PAGE);
     // A waiting poll holds a connection slot: another site's pages may not take them.
@@ -92,7 +96,7 @@ async fn read_messages(
     let answer = wait_for_news(
         state,
         &admitted.room,
-        after,
+        cursor,
         limit,
         Duration::from_secs(wait),
         viewer.map(|v| v.user_id),
@@ -104,38 +108,62 @@ async fn read_messages(
     answer
 }
 
-/// History (no `after`) or a short poll: what the store has, at once.
+/// Where a poll reads from.
+#[derive(Clone, Copy, Debug)]
+enum Cursor {
+    /// Messages after this id.
+    After(i64),
+    /// Room events after this seq.
+    Since(i64),
+}
+
+/// What the store has after `cursor`, as frames.
+async fn news(
+    state: &AppState,
+    room: &Room,
+    cursor: Cursor,
+    limit: u32,
+) -> Result<Vec<ServerFrame>, ApiError> {
+    Ok(match cursor {
+        Cursor::After(after) => messages(state.chat.after(room, after, limit).await?),
+        Cursor::Since(since) => state.chat.events_since(room, since, limit).await?,
+    })
+}
+
+/// History (neither `since` nor `after`) or a short poll: what the store has, at once.
 async fn read_now(
     state: &AppState,
     slug: &str,
     query: &ReadQuery,
     viewer: Option<&Identity>,
-) -> Result<Vec<ChatMessage>, ApiError> {
+) -> Result<Vec<ServerFrame>, ApiError> {
     let room = state.chat.room(slug).await?;
-    // A short poll that follows the room (`after`) keeps its user present for a while.
-    if let (Some(v), Some(_)) = (viewer, query.after) {
+    let following = query.since.is_some() || query.after.is_some();
+    // A short poll that follows the room keeps its user present for a while.
+    if let (Some(v), true) = (viewer, following) {
         state
             .chat
             .presence()
             .touch(room.slug.as_str(), v.user_id, &v.name);
     }
-    Ok(match query.after {
-        None => {
+    let limit = query.limit.unwrap_or(MAX_PAGE);
+    match (query.since, query.after) {
+        (Some(since), _) => news(state, &room, Cursor::Since(since), limit).await,
+        (None, Some(after)) => news(state, &room, Cursor::After(after), limit).await,
+        (None, None) => {
             let limit = query.limit.unwrap_or(50);
-            state.chat.history(&room, query.before, limit).await?
+            Ok(messages(
+                state.chat.history(&room, query.before, limit).await?,
+            ))
         }
-        Some(after) => {
-            let limit = query.limit.unwrap_or(MAX_PAGE);
-            state.chat.after(&room, after, limit).await?
-        }
-    })
+    }
 }
 
-/// A long poll: the messages after `after`, as soon as there are any, or `[]` after `wait`.
+/// A long poll: what follows `cursor`, as soon as there is any, or `[]` after `wait`.
 async fn wait_for_news(
     state: &AppState,
     room: &Room,
-    after: i64,
+    cursor: Cursor,
     limit: u32,
     wait: Duration,
     poller: Option<i64>,
@@ -144,9 +172,9 @@ async fn wait_for_news(
     // Join first, then look: a message stored in between is either already in the store
     // read or wakes the watch.
     let mut watch = state.chat.watch(room).await?;
-    let ready = state.chat.after(room, after, limit).await?;
+    let ready = news(state, room, cursor, limit).await?;
     if !ready.is_empty() {
-        return Ok(messages(ready));
+        return Ok(ready);
     }
     let deadline = tokio::time::sleep(wait);
     tokio::pin!(deadline);
@@ -159,15 +187,15 @@ async fn wait_for_news(
             // Out of time, or the server is shutting down: nothing new (yet).
             None | Some(WatchEvent::ShuttingDown) => return Ok(Vec::new()),
             Some(WatchEvent::Changed) => {
-                let ready = state.chat.after(room, after, limit).await?;
-                // A late delivery of a message the client already has (another process's,
+                let ready = news(state, room, cursor, limit).await?;
+                // A late delivery of an event the client already has (another process's,
                 // crossing in Redis) changes nothing for it: keep waiting.
                 if !ready.is_empty() {
-                    return Ok(messages(ready));
+                    return Ok(ready);
                 }
             }
             // Presence, typing, a rename: answered at once (the client polls again with
-            // the same `after`), so polling members see them too.
+            // the same cursor), so polling members see them too.
             Some(WatchEvent::Ephemeral(frame)) => {
                 match serde_json::from_str::<ServerFrame>(frame.as_str()) {
                     // The poller's own arrival is no news to it (else every first poll
@@ -178,9 +206,7 @@ async fn wait_for_news(
                     Err(_) => {}
                 }
             }
-            Some(WatchEvent::Overflowed) => {
-                return Ok(messages(state.chat.after(room, after, limit).await?))
-            }
+            Some(WatchEvent::Overflowed) => return news(state, room, cursor, limit).await,
             Some(WatchEvent::Deleted) => {
                 return Err(ApiError::not_found(format!(
                     "The room '{}' was deleted.",

@@ -1,8 +1,10 @@
-//! HTTP streaming: `GET /api/rooms/{slug}/events?after=ID`, Server-Sent Events.
+//! HTTP streaming: `GET /api/rooms/{slug}/events?since=SEQ` (or `?after=ID`), Server-Sent
+//! Events.
 //!
 //! The same frames as the WebSocket, one event each: `event:` is the frame's type and, for
-//! chat messages, `id:` is the message id, so a browser's `EventSource` reconnects with
-//! `Last-Event-ID` and resumes without a gap (the header wins over `after`). Every 15 s
+//! room events (messages, edits, deletions), `id:` is the event's seq, so a browser's
+//! `EventSource` reconnects with `Last-Event-ID` and resumes without a gap, edits of old
+//! messages included (the header wins over `since` and `after`). Every 15 s
 //! of silence a keep-alive goes out — a `: keep-alive` comment and an empty `ping` event — so
 //! proxies do not time the stream out and clients can notice a stalled one; `Cache-Control: no-cache` and `X-Accel-Buffering: no` stop proxies from
 //! buffering it. The stream is a consumer like any
@@ -38,8 +40,10 @@ const RETRY_MS: u64 = 1000;
 /// The query string.
 #[derive(Debug, Deserialize)]
 pub struct EventsQuery {
-    /// Resume after this message id (absent: live only). `Last-Event-ID` takes precedence.
+    /// Resume after this message id (messages alone). `Last-Event-ID` takes precedence.
     after: Option<i64>,
+    /// Resume after this room event seq. `Last-Event-ID` (also a seq) takes precedence.
+    since: Option<i64>,
 }
 
 /// The handler.
@@ -67,10 +71,11 @@ pub async fn events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
-    let after = last_event_id.or(query.after);
+    // Event ids are seqs: the browser's automatic reconnect resumes every room event.
+    let resume = crate::transport::resume_from(last_event_id.or(query.since), query.after);
     let feed = state
         .chat
-        .follow(&admitted.room, after, viewer.as_ref())
+        .follow(&admitted.room, resume, viewer.as_ref())
         .await?;
     let events = stream_of(feed, admitted.slot);
     Ok(respond(events))
@@ -114,8 +119,8 @@ fn stream_of(feed: RoomFeed, slot: Pass) -> impl futures::Stream<Item = Result<E
             }
             let (event, last) = loop {
                 match feed.next().await {
-                    Ok(FeedEvent::Frame { id, frame }) => {
-                        break (to_event(id, frame.as_str()), false)
+                    Ok(FeedEvent::Frame { seq, frame }) => {
+                        break (to_event(seq, frame.as_str()), false)
                     }
                     // The room is gone: say so, then end the stream.
                     Ok(FeedEvent::Close { frame, .. }) => {
@@ -137,12 +142,12 @@ fn stream_of(feed: RoomFeed, slot: Pass) -> impl futures::Stream<Item = Result<E
     ))
 }
 
-/// One SSE event: `event:` from the frame's `"type"`, `id:` for chat messages.
-pub(super) fn to_event(id: Option<i64>, frame: &str) -> Event {
+/// One SSE event: `event:` from the frame's `"type"`, `id:` the seq of room events.
+pub(super) fn to_event(seq: Option<i64>, frame: &str) -> Event {
     let kind = frame_type(frame).unwrap_or("message");
     let event = Event::default().event(kind).data(frame);
-    match id {
-        Some(id) => event.id(id.to_string()),
+    match seq {
+        Some(seq) => event.id(seq.to_string()),
         None => event,
     }
 }

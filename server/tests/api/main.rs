@@ -7,6 +7,7 @@ mod process;
 
 mod abuse;
 mod accounts;
+mod events;
 mod faults;
 mod live;
 mod multiprocess;

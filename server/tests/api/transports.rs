@@ -49,8 +49,8 @@ async fn sse_streams_messages_and_resumes_with_last_event_id() {
         assert_eq!(frame["text"], text);
         assert_eq!(
             event.id,
-            Some(sent["id"].to_string()),
-            "the event id is the message id"
+            Some(sent["seq"].to_string()),
+            "the event id is the room event's seq"
         );
         ids.push(event.id.expect("id"));
     }

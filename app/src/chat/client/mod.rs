@@ -2,10 +2,12 @@
 //!
 //! It prefers a WebSocket; when that cannot open (or keeps dropping within seconds) it falls
 //! back to HTTP streaming (SSE), then to long polling. `?transport=ws|sse|longpoll|poll`
-//! forces one. Every transport resumes from the last message it saw (`after`), and an outbox
+//! forces one. Every transport resumes from the last room event it applied (`since`, a seq:
+//! messages, edits and deletions share it), and an outbox
 //! resends unacknowledged sends with their `client_id` (over the socket, or by POST for the
 //! HTTP transports), so a flaky network neither loses nor duplicates a message.
 
+mod change;
 mod poll;
 mod post;
 mod sse;
@@ -16,6 +18,8 @@ use crate::protocol::{ChatMessage, ErrorBody, ServerFrame};
 use futures::{channel::mpsc, FutureExt, StreamExt};
 use leptos::prelude::*;
 use std::time::Duration;
+
+pub use change::{delete_message, edit_message};
 
 /// First retry delay after a connection drops; doubled per failure up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: u32 = 250;
@@ -252,11 +256,25 @@ pub(super) fn apply_frame(
     let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
         return None;
     };
+    apply(state, frame, resend)
+}
+
+/// Applies one decoded server frame, from the transport itself (so in the room's order).
+pub(super) fn apply(
+    state: &RoomState,
+    frame: ServerFrame,
+    resend: &mpsc::UnboundedSender<Command>,
+) -> Option<Ended> {
     match frame {
-        // Frames arrive in the server's order: the cursor may follow them.
+        // Room events arrive in the server's order: the cursor may follow them.
         ServerFrame::Message(message) => {
-            state.advance_cursor(message.id);
+            state.advance_cursor(message.seq);
             deliver(state, message);
+        }
+        ServerFrame::MessageEdited { .. } | ServerFrame::MessageDeleted { .. } => {
+            if let Some(seq) = apply_change(state, frame) {
+                state.advance_cursor(seq);
+            }
         }
         ServerFrame::Error(error) => apply_error(state, error, resend),
         ServerFrame::RoomDeleted { .. } => return Some(Ended::RoomDeleted),
@@ -264,6 +282,26 @@ pub(super) fn apply_frame(
         other => apply_ephemeral(state, other),
     }
     None
+}
+
+/// An edit or a deletion, from the room or from the answer to our own request; its seq.
+pub(super) fn apply_change(state: &RoomState, frame: ServerFrame) -> Option<i64> {
+    match frame {
+        ServerFrame::MessageEdited {
+            seq,
+            id,
+            text,
+            edited_at,
+        } => {
+            state.apply_edit(id, text, edited_at);
+            Some(seq)
+        }
+        ServerFrame::MessageDeleted { seq, id } => {
+            state.apply_delete(id);
+            Some(seq)
+        }
+        _ => None,
+    }
 }
 
 /// Presence, typing and read frames: the same on every transport.

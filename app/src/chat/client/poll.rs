@@ -1,9 +1,9 @@
-//! The polling sessions: `GET /api/rooms/{slug}/messages?after={last id}`, either waiting on
-//! the server for the next message (`&wait=25`, long polling: re-sent at once) or answered
+//! The polling sessions: `GET /api/rooms/{slug}/messages?since={last seq}`, either waiting on
+//! the server for the next room event (`&wait=25`, long polling: re-sent at once) or answered
 //! at once and repeated every few seconds (short polling). Sends go by POST.
 
 use super::{
-    apply_ephemeral, count_bytes, count_request, deliver, post, room_api, unsent, Command, Ended,
+    apply, apply_ephemeral, count_bytes, count_request, post, room_api, unsent, Command, Ended,
     Link,
 };
 use crate::{chat::state::ConnState, protocol::ServerFrame};
@@ -27,7 +27,7 @@ const SHORT_POLL_EVERY_MS: u64 = 2_000;
 
 /// What one poll brought.
 enum Polled {
-    /// Messages (stored) and presence, typing or read frames (a long poll answers with those
+    /// Room events (stored) and presence, typing or read frames (a long poll answers with those
     /// as they happen).
     Frames(Vec<ServerFrame>),
     RoomGone,
@@ -47,12 +47,12 @@ pub(super) async fn session(link: Link<'_>, mode: Mode) -> Ended {
         // the following ones wait for news.
         let url = match mode {
             Mode::Long if was_open => format!(
-                "{}/messages?after={}&wait={LONG_POLL_WAIT_S}",
+                "{}/messages?since={}&wait={LONG_POLL_WAIT_S}",
                 room_api(&state),
-                state.last_id()
+                state.last_seq()
             ),
             Mode::Long | Mode::Short => {
-                format!("{}/messages?after={}", room_api(&state), state.last_id())
+                format!("{}/messages?since={}", room_api(&state), state.last_seq())
             }
         };
         let wait = pause;
@@ -85,13 +85,8 @@ pub(super) async fn session(link: Link<'_>, mode: Mode) -> Ended {
                     fetch_presence(state);
                 }
                 for frame in frames {
-                    match frame {
-                        ServerFrame::Message(message) => {
-                            state.advance_cursor(message.id);
-                            deliver(&state, message);
-                        }
-                        ServerFrame::RoomRenamed { title, .. } => state.title.set(title),
-                        other => apply_ephemeral(&state, other),
+                    if let Some(ended) = apply(&state, frame, &resend) {
+                        return ended;
                     }
                 }
                 // Short polls see presence only by asking.

@@ -9,7 +9,7 @@ use crate::{
 use futures::channel::mpsc;
 
 /// Posts one frame: a send from the outbox (the answer, the stored message or a refusal,
-/// updates the page), or a typing or read signal.
+/// updates the page), a typing or read signal, or an edit or deletion (their REST forms).
 pub(super) fn send(state: RoomState, frame: String, resend: mpsc::UnboundedSender<Command>) {
     let (text, client_id) = match serde_json::from_str::<ClientFrame>(&frame) {
         Ok(ClientFrame::Send { text, client_id }) => (text, client_id),
@@ -17,6 +17,8 @@ pub(super) fn send(state: RoomState, frame: String, resend: mpsc::UnboundedSende
         Ok(ClientFrame::Read { up_to }) => {
             return signal(&state, "read", Some(crate::protocol::ReadRequest { up_to }))
         }
+        Ok(ClientFrame::Edit { id, text }) => return super::edit_message(state, id, text),
+        Ok(ClientFrame::Delete { id }) => return super::delete_message(state, id),
         Err(_) => return,
     };
     leptos::task::spawn_local(async move {

@@ -1,6 +1,6 @@
-//! The HTTP streaming session: `EventSource` on `/api/rooms/{slug}/events?after={last id}`;
+//! The HTTP streaming session: `EventSource` on `/api/rooms/{slug}/events?since={last seq}`;
 //! sends go by POST. The browser reconnects an interrupted stream by itself, sending the
-//! last event id (a message id) so the server resumes without a gap.
+//! last event id (a room event's seq) so the server resumes without a gap.
 
 use super::{
     apply_frame, count_bytes, count_request, post, unsent, Command, Ended, Link, OPEN_TIMEOUT_MS,
@@ -12,8 +12,10 @@ use leptos::prelude::*;
 use std::time::Duration;
 
 /// Event names the server sends: the frame types, and `ping` every 15 s.
-const EVENTS: [&str; 8] = [
+const EVENTS: [&str; 10] = [
     "message",
+    "message_edited",
+    "message_deleted",
     "room_renamed",
     "room_deleted",
     "ping",
@@ -32,9 +34,9 @@ pub(super) async fn session(link: Link<'_>) -> Ended {
         resend,
     } = link;
     let url = format!(
-        "/api/rooms/{}/events?after={}",
+        "/api/rooms/{}/events?since={}",
         state.slug.get_value(),
-        state.last_id()
+        state.last_seq()
     );
     count_request(&state);
     let Ok(mut source) = EventSource::new(&url) else {

@@ -1,4 +1,4 @@
-//! The WebSocket session: `ws(s)://host/ws/rooms/{slug}?after={last id}`, both directions.
+//! The WebSocket session: `ws(s)://host/ws/rooms/{slug}?since={last seq}`, both directions.
 
 use super::{
     apply_frame, count_bytes, count_request, unsent, Command, Ended, Link, OPEN_TIMEOUT_MS,
@@ -89,7 +89,7 @@ async fn opened(socket: &mut WebSocket) -> bool {
     }
 }
 
-/// `ws(s)://<this host>/ws/rooms/<slug>?after=<last id>`.
+/// `ws(s)://<this host>/ws/rooms/<slug>?since=<last seq>`.
 fn socket_url(state: &crate::chat::RoomState) -> Option<String> {
     let location = window().location();
     let scheme = if location.protocol().ok()? == "https:" {
@@ -100,7 +100,7 @@ fn socket_url(state: &crate::chat::RoomState) -> Option<String> {
     let host = location.host().ok()?;
     let slug = state.slug.get_value();
     Some(format!(
-        "{scheme}://{host}/ws/rooms/{slug}?after={}",
-        state.last_id()
+        "{scheme}://{host}/ws/rooms/{slug}?since={}",
+        state.last_seq()
     ))
 }

@@ -39,8 +39,10 @@ const READ_BUFFER_BYTES: usize = 1024;
 /// The query string of the handshake.
 #[derive(Debug, Deserialize)]
 pub struct ConnectQuery {
-    /// Resume after this message id (catch-up from the store); absent = live only.
+    /// Resume after this message id (messages alone, from the store).
     after: Option<i64>,
+    /// Resume after this room event seq (messages, edits, deletions); wins over `after`.
+    since: Option<i64>,
 }
 
 /// The handshake: admitted (browsers always send `Origin` on a WebSocket handshake, so one
@@ -61,7 +63,11 @@ pub async fn handler(
         .await?;
     let feed = state
         .chat
-        .follow(&admitted.room, query.after, identity.as_ref())
+        .follow(
+            &admitted.room,
+            crate::transport::resume_from(query.since, query.after),
+            identity.as_ref(),
+        )
         .await?;
     let replies = Replies::new(state.chat.layer().clone(), feed.channel_name().clone());
     let reader = Reader::new(state.chat.clone(), admitted.room, identity, replies);

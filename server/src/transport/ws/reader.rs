@@ -80,6 +80,14 @@ pub(super) enum ReaderEnd {
     Closing,
 }
 
+/// A change to a stored message.
+enum Change<'a> {
+    /// New text for a message.
+    Edit(i64, &'a str),
+    /// Delete a message.
+    Delete(i64),
+}
+
 /// What to do after one input.
 enum Action {
     /// Nothing to say (a message reaches everyone through the room).
@@ -149,6 +157,8 @@ impl Reader {
             Ok(ClientFrame::Send { text, client_id }) => self.on_send(&text, client_id).await,
             Ok(ClientFrame::Typing) => self.on_typing().await,
             Ok(ClientFrame::Read { up_to }) => self.on_read(up_to).await,
+            Ok(ClientFrame::Edit { id, text }) => self.on_change(Change::Edit(id, &text)).await,
+            Ok(ClientFrame::Delete { id }) => self.on_change(Change::Delete(id)).await,
             Err(error) => self.unusable(describe_bad_frame(text, &error)),
         }
     }
@@ -199,6 +209,26 @@ impl Reader {
         };
         match self.chat.mark_read(who, &self.room, up_to).await {
             Ok(_) => Action::Nothing,
+            Err(error) => self.unusable(fault_frame(&error, None)),
+        }
+    }
+
+    /// Edits or deletes a message; everyone (this client too) hears it through the room.
+    async fn on_change(&mut self, change: Change<'_>) -> Action {
+        let Some(who) = &self.identity else {
+            return self.unusable(error_frame(
+                ErrorCode::LoginRequired,
+                "Log in to change messages.",
+                None,
+            ));
+        };
+        let outcome = match change {
+            Change::Edit(id, text) => self.chat.edit(who, &self.room, id, text).await,
+            Change::Delete(id) => self.chat.delete_message(who, &self.room, id).await,
+        };
+        match outcome {
+            Ok(_) => Action::Nothing,
+            Err(ChatError::RateLimited(limited)) => self.strike(limited, None),
             Err(error) => self.unusable(fault_frame(&error, None)),
         }
     }

@@ -1,0 +1,194 @@
+//! One stored message in the list: author, time, text, "(edited)", the tombstone of a
+//! deleted one, and — once hydrated — its actions: edit in place (the author) and delete
+//! (the author or the room's owner), the server checking both again.
+
+use super::RoomState;
+use crate::{identity::ViewerContext, protocol::ChatMessage, Hydrated};
+use leptos::{ev::KeyboardEvent, prelude::*};
+
+/// One stored message. The list keys rows by id and edit state, so an edit or a deletion
+/// re-renders just this row.
+#[component]
+pub fn MessageItem(message: ChatMessage, state: RoomState) -> impl IntoView {
+    let id = message.id;
+    if message.deleted {
+        return view! {
+            <li class="message deleted" data-id=id data-deleted="true">
+                <span class="author">{message.author}</span>
+                <Time sent_at=message.sent_at/>
+                <span class="text tombstone">"message deleted"</span>
+            </li>
+        }
+        .into_any();
+    }
+    let edited = message.edited_at.clone().map(|at| {
+        view! { <span class="edited" title=format!("edited {at}")>"(edited)"</span> }
+    });
+    let editing = move || state.editing.get() == Some(id);
+    let text = StoredValue::new(message.text.clone());
+    view! {
+        <li class="message" data-id=id data-edited=message.edited_at.is_some().then_some("true")>
+            <span class="author">{message.author.clone()}</span>
+            <span class="stamp">
+                {edited}
+                <Time sent_at=message.sent_at.clone()/>
+            </span>
+            <Show
+                when=editing
+                fallback=move || view! { <span class="text">{text.get_value()}</span> }
+            >
+                <Editor id text=text.get_value() state/>
+            </Show>
+            <Actions message=message.clone() state/>
+        </li>
+    }
+    .into_any()
+}
+
+/// Edit and delete, shown after hydration to whoever may use them.
+#[component]
+fn Actions(message: ChatMessage, state: RoomState) -> impl IntoView {
+    let viewer = expect_context::<ViewerContext>();
+    let hydrated = use_context::<Hydrated>().map(|h| h.0);
+    let id = message.id;
+    let message = StoredValue::new(message);
+    let can_edit = move || message.with_value(|m| state.can_edit(m, viewer.id()));
+    let can_delete = move || message.with_value(|m| state.can_delete(m, viewer.id()));
+    let confirming = RwSignal::new(false);
+    let shown = move || {
+        hydrated.is_some_and(|h| h.get())
+            && state.editing.get() != Some(id)
+            && (can_edit() || can_delete())
+    };
+    let delete = move |_| {
+        confirming.set(false);
+        #[cfg(feature = "hydrate")]
+        super::client::delete_message(state, id);
+    };
+    view! {
+        <Show when=shown>
+            <span class="actions">
+                <Show when=can_edit>
+                    <button type="button" class="edit" on:click=move |_| state.editing.set(Some(id))>
+                        "Edit"
+                    </button>
+                </Show>
+                <Show
+                    when=move || confirming.get()
+                    fallback=move || view! {
+                        <Show when=can_delete>
+                            <button type="button" class="delete" on:click=move |_| confirming.set(true)>
+                                "Delete"
+                            </button>
+                        </Show>
+                    }
+                >
+                    <span class="confirm" role="group" aria-label="Delete this message?">
+                        "Delete this message?"
+                        <button type="button" class="danger confirm-delete" on:click=delete>"Delete"</button>
+                        <button type="button" class="cancel" on:click=move |_| confirming.set(false)>
+                            "Cancel"
+                        </button>
+                    </span>
+                </Show>
+            </span>
+        </Show>
+    }
+}
+
+/// The text in place, editable: Enter saves, Shift+Enter is a new line, Esc cancels.
+#[component]
+fn Editor(id: i64, text: String, state: RoomState) -> impl IntoView {
+    let draft = RwSignal::new(text.clone());
+    let field = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(field) = field.get() {
+            let _ = field.focus();
+        }
+    });
+    let original = StoredValue::new(text);
+    let save = move || {
+        let text = draft.get_untracked().replace('\t', "    ");
+        if original.with_value(|o| *o == text) {
+            state.editing.set(None);
+            return;
+        }
+        if let Err(invalid) = crate::domain::MessageText::parse(&text) {
+            state.notice.set(Some(invalid.message));
+            return;
+        }
+        send_edit(state, id, text);
+    };
+    let on_keydown = move |ev: KeyboardEvent| match ev.key().as_str() {
+        "Escape" => {
+            ev.prevent_default();
+            state.editing.set(None);
+        }
+        // Enter that ends an IME composition only commits the composed text.
+        "Enter" if !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229 => {
+            ev.prevent_default();
+            save();
+        }
+        _ => {}
+    };
+    view! {
+        <form class="editor" on:submit=move |ev| { ev.prevent_default(); save(); }>
+            <label class="visually-hidden" for=format!("edit-{id}")>"Edit message"</label>
+            <textarea
+                id=format!("edit-{id}")
+                node_ref=field
+                rows="2"
+                prop:value=move || draft.get()
+                on:input=move |ev| draft.set(event_target_value(&ev))
+                on:keydown=on_keydown
+            ></textarea>
+            <span class="editor-buttons">
+                <button type="submit" class="save">"Save"</button>
+                <button type="button" class="cancel" on:click=move |_| state.editing.set(None)>
+                    "Cancel"
+                </button>
+                <span class="hint">"Enter saves · Esc cancels"</span>
+            </span>
+        </form>
+    }
+}
+
+/// Sends an edit (in the browser; the server-rendered page has no editor to save).
+#[cfg(feature = "hydrate")]
+fn send_edit(state: RoomState, id: i64, text: String) {
+    super::client::edit_message(state, id, text);
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn send_edit(_state: RoomState, _id: i64, _text: String) {}
+
+/// A timestamp: UTC on the server (it cannot know the reader's zone), local after hydration.
+#[component]
+fn Time(sent_at: String) -> impl IntoView {
+    let hydrated = use_context::<Hydrated>().map(|h| h.0);
+    let utc = sent_at.get(11..16).unwrap_or_default().to_owned();
+    let iso = sent_at.clone();
+    let shown = move || {
+        if hydrated.is_some_and(|h| h.get()) {
+            local_hours_minutes(&iso).unwrap_or_else(|| utc.clone())
+        } else {
+            format!("{utc} UTC")
+        }
+    };
+    view! { <time datetime=sent_at.clone() title=sent_at>{shown}</time> }
+}
+
+#[cfg(feature = "hydrate")]
+fn local_hours_minutes(iso: &str) -> Option<String> {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(iso));
+    let hours = date.get_hours();
+    if hours > 23 {
+        return None; // Invalid Date
+    }
+    Some(format!("{:02}:{:02}", hours, date.get_minutes()))
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn local_hours_minutes(_iso: &str) -> Option<String> {
+    None
+}

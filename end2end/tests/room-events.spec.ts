@@ -1,0 +1,157 @@
+// Room events (issue 13): editing and deleting messages, seen live by browsers on two
+// Parlor processes and on every transport, and replayed to a page that was away.
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { BASE_A, BASE_B } from '../playwright.config';
+import { pickName, uniqueSlug, waitForHydration } from './helpers';
+
+const REDIS = process.env.PARLOR_TEST_REDIS_URL;
+
+const opened: BrowserContext[] = [];
+test.afterEach(async () => {
+  for (const context of opened.splice(0)) await context.close().catch(() => {});
+});
+
+async function person(browser: Browser, base: string, name: string) {
+  const context = await browser.newContext({ baseURL: base });
+  opened.push(context);
+  const page = await context.newPage();
+  await page.goto('/');
+  await waitForHydration(page);
+  await pickName(page, name);
+  return page;
+}
+
+async function enterRoom(page: Page, slug: string, transport?: string) {
+  await page.goto(`/rooms/${slug}${transport ? `?transport=${transport}` : ''}`);
+  await waitForHydration(page);
+  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live');
+}
+
+async function say(page: Page, text: string) {
+  const composer = page.getByLabel('Message', { exact: true });
+  await composer.fill(text);
+  await composer.press('Enter');
+  const row = page.locator('.messages li.message:not(.pending)').filter({ hasText: text });
+  await expect(row).toHaveCount(1);
+  return row;
+}
+
+/** The stored message row whose text (or tombstone) is `text`. */
+function row(page: Page, id: string) {
+  return page.locator(`.messages li.message[data-id="${id}"]`);
+}
+
+test('edits and deletions reach everyone live, on two processes and every transport', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const slug = uniqueSlug('events');
+  const ann = await person(browser, BASE_A, 'Ann');
+  const created = await ann.request.post('/api/rooms', { data: { slug, title: 'Events' } });
+  expect(created.status()).toBe(201);
+  const bob = await person(browser, REDIS ? BASE_B : BASE_A, 'Bob');
+  const cy = await person(browser, BASE_A, 'Cy');
+  const dee = await person(browser, REDIS ? BASE_B : BASE_A, 'Dee');
+  await enterRoom(ann, slug);
+  await enterRoom(bob, slug);
+  await enterRoom(cy, slug, 'sse');
+  await enterRoom(dee, slug, 'longpoll');
+
+  const mine = await say(ann, 'teh first draft');
+  const id = (await mine.getAttribute('data-id'))!;
+  const bobs = await say(bob, 'a message of bob');
+  const bobsId = (await bobs.getAttribute('data-id'))!;
+
+  // Only the author gets Edit; the room's owner (ann) may delete bob's message.
+  await row(bob, id).hover();
+  await expect(row(bob, id).locator('.actions')).toHaveCount(0);
+  await row(ann, bobsId).hover();
+  await expect(row(ann, bobsId).locator('button.edit')).toHaveCount(0);
+  await expect(row(ann, bobsId).locator('button.delete')).toBeVisible();
+
+  // Ann edits in place: Enter saves; everyone sees the new text marked "(edited)".
+  await row(ann, id).hover();
+  await row(ann, id).locator('button.edit').click();
+  const editor = ann.getByLabel('Edit message');
+  await expect(editor).toBeFocused();
+  await expect(editor).toHaveValue('teh first draft');
+  await editor.fill('the first draft');
+  await editor.press('Enter');
+  for (const page of [ann, bob, cy, dee]) {
+    await expect(row(page, id).locator('.text')).toHaveText('the first draft');
+    await expect(row(page, id).locator('.edited')).toHaveText('(edited)');
+  }
+
+  // ↑ in the empty composer edits your last message; Esc leaves it as it was.
+  await ann.getByLabel('Message', { exact: true }).press('ArrowUp');
+  await expect(ann.getByLabel('Edit message')).toBeFocused();
+  await ann.getByLabel('Edit message').press('Escape');
+  await expect(ann.getByLabel('Edit message')).toHaveCount(0);
+
+  // The owner deletes bob's message (asked once more): a tombstone for everyone.
+  await row(ann, bobsId).hover();
+  await row(ann, bobsId).locator('button.delete').click();
+  await row(ann, bobsId).locator('button.confirm-delete').click();
+  for (const page of [ann, bob, cy, dee]) {
+    await expect(row(page, bobsId)).toHaveAttribute('data-deleted', 'true');
+    await expect(row(page, bobsId).locator('.text')).toHaveText('message deleted');
+    await expect(row(page, bobsId)).not.toContainText('a message of bob');
+  }
+
+  // A reload renders the room as it stands: the edit kept, the deleted text nowhere.
+  await bob.reload();
+  await waitForHydration(bob);
+  await expect(row(bob, id).locator('.text')).toHaveText('the first draft');
+  await expect(row(bob, bobsId).locator('.text')).toHaveText('message deleted');
+  expect(await bob.content()).not.toContain('a message of bob');
+});
+
+test('a page whose socket was cut sees what was edited and deleted meanwhile', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const slug = uniqueSlug('away');
+  const ann = await person(browser, BASE_A, 'Ann');
+  const created = await ann.request.post('/api/rooms', { data: { slug, title: 'Away' } });
+  expect(created.status()).toBe(201);
+  const ids: string[] = [];
+  let lastSeq = 0;
+  for (const text of ['keep me', 'edit me', 'delete me']) {
+    const sent = await ann.request.post(`/api/rooms/${slug}/messages`, { data: { text } });
+    expect(sent.status()).toBe(201);
+    const body = await sent.json();
+    ids.push(String(body.id));
+    lastSeq = body.seq;
+  }
+
+  // Bob's room socket goes through a switch: while it is off, the socket is cut and every
+  // reconnect refused, so what happens meanwhile can only reach him by the resume.
+  const bob = await person(browser, REDIS ? BASE_B : BASE_A, 'Bob');
+  let cut = false;
+  const sockets: { close: () => Promise<void> }[] = [];
+  const urls: string[] = [];
+  await bob.routeWebSocket(/\/ws\/rooms\//, (ws) => {
+    urls.push(ws.url());
+    if (cut) return ws.close();
+    ws.connectToServer();
+    sockets.push(ws);
+  });
+  // Forced to WebSocket: refused reconnects must not make it fall back to SSE.
+  await enterRoom(bob, slug, 'ws');
+  await expect(row(bob, ids[2]).locator('.text')).toHaveText('delete me');
+  cut = true;
+  for (const ws of sockets.splice(0)) await ws.close();
+  await expect(bob.locator('.connection')).toHaveAttribute('data-state', 'reconnecting');
+
+  const edited = await ann.request.patch(`/api/rooms/${slug}/messages/${ids[1]}`, { data: { text: 'edited while away' } });
+  expect(edited.status()).toBe(200);
+  const deleted = await ann.request.delete(`/api/rooms/${slug}/messages/${ids[2]}`);
+  expect(deleted.status()).toBe(200);
+  await expect(row(bob, ids[1]).locator('.text')).toHaveText('edit me');
+
+  cut = false;
+  await bob.locator('.retry-now').click();
+  await expect(bob.locator('.connection')).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
+  await expect(row(bob, ids[1]).locator('.text')).toHaveText('edited while away');
+  await expect(row(bob, ids[1]).locator('.edited')).toHaveText('(edited)');
+  await expect(row(bob, ids[2])).toHaveAttribute('data-deleted', 'true');
+  await expect(row(bob, ids[0]).locator('.text')).toHaveText('keep me');
+  // It resumed by seq, from the last event it had applied.
+  expect(urls.at(-1)).toContain(`since=${lastSeq}`);
+});
