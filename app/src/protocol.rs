@@ -19,6 +19,9 @@ pub enum ClientFrame {
         /// A client-chosen id for idempotent retries (1–64 printable characters).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// The id of the message of this room it answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<i64>,
     },
     /// "I am typing": sent at most every [`TYPING_EVERY_MS`]; relayed to the room at most
     /// once per [`TYPING_RELAY_MS`] per user, never stored. Faster ones are dropped silently.
@@ -177,6 +180,35 @@ pub struct ChatMessage {
     /// True for a deleted message (its text is empty): show a tombstone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// The message this one answers, quoted as it stands now (`null` when none).
+    #[serde(default)]
+    pub reply_to: Option<ReplyRef>,
+}
+
+/// The quote of an answered message: enough to show it above the reply and jump to it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplyRef {
+    /// The answered message's id.
+    pub id: i64,
+    /// Its author's name.
+    pub author: String,
+    /// The start of its text, on one line (empty once deleted).
+    pub excerpt: String,
+    /// True once the answered message was deleted: show its tombstone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl ReplyRef {
+    /// The quote of message `id` by `author` whose text is now `text` (empty: deleted).
+    pub fn quoting(id: i64, author: String, text: &str) -> Self {
+        Self {
+            id,
+            author,
+            excerpt: LastMessage::excerpt_of(text),
+            deleted: text.is_empty(),
+        }
+    }
 }
 
 /// The body of an error frame, and of every JSON API error (`{"error": ErrorBody}`).
@@ -495,6 +527,9 @@ pub struct SendRequest {
     /// Idempotency key, as in [`ClientFrame::Send`].
     #[serde(default)]
     pub client_id: Option<String>,
+    /// The message it answers, as in [`ClientFrame::Send`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
 }
 
 /// `PATCH /api/rooms/{slug}/messages/{id}` body: the new text, as in [`ClientFrame::Edit`].
@@ -550,7 +585,8 @@ mod tests {
             with,
             ClientFrame::Send {
                 text: "hi".into(),
-                client_id: Some("c1".into())
+                client_id: Some("c1".into()),
+                reply_to: None
             }
         );
         let without: ClientFrame =
@@ -559,7 +595,8 @@ mod tests {
             without,
             ClientFrame::Send {
                 text: "hi".into(),
-                client_id: None
+                client_id: None,
+                reply_to: None
             }
         );
     }
@@ -577,6 +614,7 @@ mod tests {
             sent_at: "2026-11-28T10:00:00.000Z".into(),
             edited_at: None,
             deleted: false,
+            reply_to: None,
         });
         let value: serde_json::Value =
             serde_json::to_value(&frame).expect("frames always serialise");
@@ -591,6 +629,15 @@ mod tests {
         assert_eq!(value["author_id"], 3);
         assert!(value["edited_at"].is_null());
         assert!(value.get("deleted").is_none(), "only tombstones say so");
+        assert!(value["reply_to"].is_null());
+        let reply = serde_json::to_value(ReplyRef::quoting(41, "bo".into(), "earlier\nwords"))
+            .expect("serialise");
+        assert_eq!(
+            reply,
+            serde_json::json!({ "id": 41, "author": "bo", "excerpt": "earlier words" })
+        );
+        let gone = serde_json::to_value(ReplyRef::quoting(41, "bo".into(), "")).expect("serialise");
+        assert_eq!(gone["deleted"], true);
     }
 
     #[test]
@@ -667,7 +714,7 @@ mod properties {
                 value["client_id"] = serde_json::json!(id);
             }
             let decoded: ClientFrame = serde_json::from_value(value).expect("decodes");
-            prop_assert_eq!(decoded, ClientFrame::Send { text, client_id: id });
+            prop_assert_eq!(decoded, ClientFrame::Send { text, client_id: id, reply_to: None });
         }
     }
 }

@@ -122,8 +122,9 @@ async fn relay(
             let Message::Text(text) = message else {
                 continue;
             };
-            let Ok(ClientFrame::Send { text, client_id }) =
-                serde_json::from_str::<ClientFrame>(text.as_str())
+            let Ok(ClientFrame::Send {
+                text, client_id, ..
+            }) = serde_json::from_str::<ClientFrame>(text.as_str())
             else {
                 continue;
             };
@@ -140,6 +141,7 @@ async fn relay(
                 sent_at: "1970-01-01T00:00:00.000Z".to_owned(),
                 edited_at: None,
                 deleted: false,
+                reply_to: None,
             });
             if let Ok(encoded) = serde_json::to_string(&frame) {
                 let _ = room.send(Utf8Bytes::from(encoded));

@@ -60,9 +60,11 @@ test('edits and deletions reach everyone live, on two processes and every transp
   const bobs = await say(bob, 'a message of bob');
   const bobsId = (await bobs.getAttribute('data-id'))!;
 
-  // Only the author gets Edit; the room's owner (ann) may delete bob's message.
+  // Only the author gets Edit; the room's owner (ann) may delete bob's message; anyone replies.
   await row(bob, id).hover();
-  await expect(row(bob, id).locator('.actions')).toHaveCount(0);
+  await expect(row(bob, id).locator('button.reply')).toBeVisible();
+  await expect(row(bob, id).locator('button.edit')).toHaveCount(0);
+  await expect(row(bob, id).locator('button.delete')).toHaveCount(0);
   await row(ann, bobsId).hover();
   await expect(row(ann, bobsId).locator('button.edit')).toHaveCount(0);
   await expect(row(ann, bobsId).locator('button.delete')).toBeVisible();
@@ -154,4 +156,63 @@ test('a page whose socket was cut sees what was edited and deleted meanwhile', a
   await expect(row(bob, ids[0]).locator('.text')).toHaveText('keep me');
   // It resumed by seq, from the last event it had applied.
   expect(urls.at(-1)).toContain(`since=${lastSeq}`);
+});
+
+test('a reply quotes its original, jumps to it through older pages, and shows its deletion', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const slug = uniqueSlug('replies');
+  const ann = await person(browser, BASE_A, 'Ann');
+  const created = await ann.request.post('/api/rooms', { data: { slug, title: 'Replies' } });
+  expect(created.status()).toBe(201);
+  const first = await ann.request.post(`/api/rooms/${slug}/messages`, { data: { text: 'the plan for Friday' } });
+  const original = String((await first.json()).id);
+  // Bury it under 64 messages (8 guests, each within its message burst): it is not among
+  // the page's latest 50.
+  for (let batch = 0; batch < 64; batch += 8) {
+    const guest = await browser.newContext({ baseURL: BASE_A });
+    opened.push(guest);
+    await guest.request.post('/api/session/guest', { data: { name: `filler${batch}` } });
+    const sends = [];
+    for (let i = batch; i < batch + 8; i++) {
+      sends.push(guest.request.post(`/api/rooms/${slug}/messages`, { data: { text: `filler ${i}` } }));
+    }
+    for (const sent of await Promise.all(sends)) expect(sent.status()).toBe(201);
+  }
+  // Ann answers her own old message through the API; Bob answers the last filler in the UI.
+  const answer = await ann.request.post(`/api/rooms/${slug}/messages`, {
+    data: { text: 'still on?', reply_to: Number(original) },
+  });
+  expect(answer.status()).toBe(201);
+  const bob = await person(browser, REDIS ? BASE_B : BASE_A, 'Bob');
+  await enterRoom(ann, slug);
+  await enterRoom(bob, slug);
+  await expect(row(bob, original)).toHaveCount(0);
+
+  const reply = bob.locator('.messages li.message').filter({ hasText: 'still on?' });
+  await expect(reply.locator('.quote')).toContainText('Ann');
+  await expect(reply.locator('.quote')).toContainText('the plan for Friday');
+  await reply.locator('.quote').click();
+  await expect(row(bob, original)).toBeInViewport();
+  await expect(row(bob, original)).toHaveClass(/highlighted/);
+
+  // Reply in the UI: the composer says to whom; the answer carries the quote for everyone.
+  const filler = ann.locator('.messages li.message').filter({ hasText: 'filler 63' });
+  await filler.hover();
+  await filler.locator('button.reply').click();
+  await expect(ann.locator('.composer .replying')).toContainText('filler 63');
+  await expect(ann.getByLabel('Message', { exact: true })).toBeFocused();
+  await ann.getByLabel('Message', { exact: true }).fill('agreed');
+  await ann.getByLabel('Message', { exact: true }).press('Enter');
+  await expect(ann.locator('.composer .replying')).toHaveCount(0);
+  for (const page of [ann, bob]) {
+    const agreed = page.locator('.messages li.message:not(.pending)').filter({ hasText: 'agreed' });
+    await expect(agreed.locator('.quote')).toContainText('filler 63');
+  }
+
+  // The original is deleted: its quotes become tombstones, live.
+  const deleted = await ann.request.delete(`/api/rooms/${slug}/messages/${original}`);
+  expect(deleted.status()).toBe(200);
+  await expect(reply.locator('.quote')).toHaveAttribute('data-deleted', 'true');
+  await expect(reply.locator('.quote')).toContainText('message deleted');
+  await expect(reply.locator('.quote')).not.toContainText('the plan for Friday');
 });

@@ -214,6 +214,64 @@ pub(super) fn jump_to_latest(state: RoomState, list: NodeRef<Ol>) {
     });
 }
 
+/// Messages one step of a jump to an old message loads.
+const JUMP_PAGE: u32 = 200;
+/// Steps after which a jump gives up (the message is that far back: 5,000 messages).
+const JUMP_PAGES: usize = 25;
+/// How long a message jumped to stays highlighted.
+const HIGHLIGHT_MS: u64 = 2_000;
+
+/// Scrolls to message `id` (a reply's quote was clicked) and highlights it, loading older
+/// pages first while it is further back than the list goes.
+pub(super) fn jump_to_message(state: RoomState, id: i64) {
+    leptos::task::spawn_local(async move {
+        for _ in 0..JUMP_PAGES {
+            let (present, first) = state.messages.with_untracked(|list| {
+                (
+                    list.binary_search_by_key(&id, |m| m.id).is_ok(),
+                    list.first().map(|m| m.id),
+                )
+            });
+            let Some(first) = first.filter(|first| !present && id < *first) else {
+                break;
+            };
+            let url = format!(
+                "/api/rooms/{}/messages?before={first}&limit={JUMP_PAGE}",
+                state.slug.get_value()
+            );
+            match fetch_messages(&url).await {
+                Some(older) if !older.is_empty() => state.prepend(older),
+                _ => {
+                    state.older_done.set(true);
+                    break;
+                }
+            }
+        }
+        // Reading back there: the list must not snap down to the newest.
+        state.at_bottom.set(false);
+        request_animation_frame(move || {
+            let selector = format!(".messages [data-id=\"{id}\"]");
+            match document().query_selector(&selector) {
+                Ok(Some(target)) => {
+                    target.scroll_into_view();
+                    state.highlighted.set(Some(id));
+                    set_timeout(
+                        move || {
+                            if state.highlighted.get_untracked() == Some(id) {
+                                state.highlighted.set(None);
+                            }
+                        },
+                        std::time::Duration::from_millis(HIGHLIGHT_MS),
+                    );
+                }
+                _ => state.notice.set(Some(
+                    "That message is too far back to show here.".to_owned(),
+                )),
+            }
+        });
+    });
+}
+
 async fn fetch_messages(url: &str) -> Option<Vec<ChatMessage>> {
     let response = gloo_net::http::Request::get(url).send().await.ok()?;
     if !response.ok() {

@@ -1,9 +1,14 @@
-//! One stored message in the list: author, time, text, "(edited)", the tombstone of a
-//! deleted one, and — once hydrated — its actions: edit in place (the author) and delete
-//! (the author or the room's owner), the server checking both again.
+//! One stored message in the list: author, time, the quote of the message it answers, text,
+//! "(edited)", the tombstone of a deleted one, and — once hydrated — its actions: reply
+//! (anyone who may post), edit in place (the author) and delete (the author or the room's
+//! owner), the server checking them all again.
 
 use super::RoomState;
-use crate::{identity::ViewerContext, protocol::ChatMessage, Hydrated};
+use crate::{
+    identity::ViewerContext,
+    protocol::{ChatMessage, ReplyRef},
+    Hydrated,
+};
 use leptos::{ev::KeyboardEvent, prelude::*};
 
 /// One stored message. The list keys rows by id and edit state, so an edit or a deletion
@@ -16,6 +21,7 @@ pub fn MessageItem(message: ChatMessage, state: RoomState) -> impl IntoView {
             <li class="message deleted" data-id=id data-deleted="true">
                 <span class="author">{message.author}</span>
                 <Time sent_at=message.sent_at/>
+                {message.reply_to.map(|quote| view! { <Quote quote state/> })}
                 <span class="text tombstone">"message deleted"</span>
             </li>
         }
@@ -27,12 +33,18 @@ pub fn MessageItem(message: ChatMessage, state: RoomState) -> impl IntoView {
     let editing = move || state.editing.get() == Some(id);
     let text = StoredValue::new(message.text.clone());
     view! {
-        <li class="message" data-id=id data-edited=message.edited_at.is_some().then_some("true")>
+        <li
+            class="message"
+            class:highlighted=move || state.highlighted.get() == Some(id)
+            data-id=id
+            data-edited=message.edited_at.is_some().then_some("true")
+        >
             <span class="author">{message.author.clone()}</span>
             <span class="stamp">
                 {edited}
                 <Time sent_at=message.sent_at.clone()/>
             </span>
+            {message.reply_to.clone().map(|quote| view! { <Quote quote state/> })}
             <Show
                 when=editing
                 fallback=move || view! { <span class="text">{text.get_value()}</span> }
@@ -54,11 +66,20 @@ fn Actions(message: ChatMessage, state: RoomState) -> impl IntoView {
     let message = StoredValue::new(message);
     let can_edit = move || message.with_value(|m| state.can_edit(m, viewer.id()));
     let can_delete = move || message.with_value(|m| state.can_delete(m, viewer.id()));
+    let can_reply = move || viewer.id().is_some();
     let confirming = RwSignal::new(false);
     let shown = move || {
         hydrated.is_some_and(|h| h.get())
             && state.editing.get() != Some(id)
-            && (can_edit() || can_delete())
+            && (can_reply() || can_edit() || can_delete())
+    };
+    let reply = move |_| {
+        message.with_value(|m| {
+            state
+                .replying
+                .set(Some(ReplyRef::quoting(m.id, m.author.clone(), &m.text)));
+        });
+        focus_composer();
     };
     let delete = move |_| {
         confirming.set(false);
@@ -68,6 +89,9 @@ fn Actions(message: ChatMessage, state: RoomState) -> impl IntoView {
     view! {
         <Show when=shown>
             <span class="actions">
+                <Show when=can_reply>
+                    <button type="button" class="reply" on:click=reply>"Reply"</button>
+                </Show>
                 <Show when=can_edit>
                     <button type="button" class="edit" on:click=move |_| state.editing.set(Some(id))>
                         "Edit"
@@ -93,6 +117,48 @@ fn Actions(message: ChatMessage, state: RoomState) -> impl IntoView {
                 </Show>
             </span>
         </Show>
+    }
+}
+
+/// The answered message, quoted above the reply; a click jumps to it (loading older pages
+/// when it is not in the list), a deleted one shows its tombstone.
+#[component]
+fn Quote(quote: ReplyRef, state: RoomState) -> impl IntoView {
+    let target = quote.id;
+    let jump = move |_| {
+        #[cfg(feature = "hydrate")]
+        super::live::jump_to_message(state, target);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (state, target);
+    };
+    let excerpt = if quote.deleted {
+        view! { <span class="quote-text tombstone">"message deleted"</span> }.into_any()
+    } else {
+        view! { <span class="quote-text">{quote.excerpt}</span> }.into_any()
+    };
+    view! {
+        <button
+            type="button"
+            class="quote"
+            data-reply-to=target
+            data-deleted=quote.deleted.then_some("true")
+            title="Show the message this answers"
+            on:click=jump
+        >
+            <span class="quote-author">{quote.author}</span>
+            {excerpt}
+        </button>
+    }
+}
+
+/// Puts the cursor in the composer (after choosing to reply).
+fn focus_composer() {
+    #[cfg(feature = "hydrate")]
+    if let Some(field) = document().get_element_by_id("composer-text") {
+        use wasm_bindgen::JsCast;
+        if let Ok(field) = field.dyn_into::<web_sys::HtmlElement>() {
+            let _ = field.focus();
+        }
     }
 }
 

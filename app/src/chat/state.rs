@@ -1,6 +1,6 @@
 //! The reactive state of one open room, shared by the view and the browser connection.
 
-use crate::protocol::{ChatMessage, Member};
+use crate::protocol::{ChatMessage, LastMessage, Member, ReplyRef};
 use leptos::prelude::*;
 
 /// How many messages the list keeps in the page at most: a room with 100,000 messages stays
@@ -180,6 +180,10 @@ pub struct RoomState {
     pub owner_id: StoredValue<Option<i64>>,
     /// The message whose text is being edited in place, if any.
     pub editing: RwSignal<Option<i64>>,
+    /// The message the composer answers, if any (shown above it; sent as `reply_to`).
+    pub replying: RwSignal<Option<ReplyRef>>,
+    /// A message jumped to (from a quote), highlighted for a moment.
+    pub highlighted: RwSignal<Option<i64>>,
     /// Who is here (up to 50 names) and how many in all.
     pub members: RwSignal<Vec<Member>>,
     /// The member count (may exceed the names listed).
@@ -215,6 +219,8 @@ impl RoomState {
             cursor: StoredValue::new(cursor),
             owner_id: StoredValue::new(None),
             editing: RwSignal::new(None),
+            replying: RwSignal::new(None),
+            highlighted: RwSignal::new(None),
             slug: StoredValue::new(slug),
             title: RwSignal::new(title),
             messages: RwSignal::new(history),
@@ -333,6 +339,11 @@ impl RoomState {
     /// A message's new text (an edit, from the room or from our own PATCH). Unknown ids
     /// (not in the page) are ignored: the server has the text when they are scrolled to.
     pub fn apply_edit(&self, id: i64, text: String, edited_at: String) {
+        self.change_quotes(id, |quote| {
+            if !quote.deleted {
+                quote.excerpt = LastMessage::excerpt_of(&text);
+            }
+        });
         self.change_message(id, |m| {
             if !m.deleted {
                 m.text = text;
@@ -346,12 +357,39 @@ impl RoomState {
 
     /// A message was deleted: it stays in place as a tombstone, its text gone.
     pub fn apply_delete(&self, id: i64) {
+        self.change_quotes(id, |quote| {
+            quote.deleted = true;
+            quote.excerpt.clear();
+        });
+        if self
+            .replying
+            .with_untracked(|r| r.as_ref().is_some_and(|r| r.id == id))
+        {
+            self.replying.set(None);
+        }
         self.change_message(id, |m| {
             m.deleted = true;
             m.text.clear();
         });
         if self.editing.get_untracked() == Some(id) {
             self.editing.set(None);
+        }
+    }
+
+    /// Changes the quotes of message `id` in the replies shown (if there are any).
+    fn change_quotes(&self, id: i64, change: impl Fn(&mut ReplyRef)) {
+        let quoted = self.messages.with_untracked(|list| {
+            list.iter()
+                .any(|m| m.reply_to.as_ref().is_some_and(|r| r.id == id))
+        });
+        if quoted {
+            self.messages.update(|list| {
+                for quote in list.iter_mut().filter_map(|m| m.reply_to.as_mut()) {
+                    if quote.id == id {
+                        change(quote);
+                    }
+                }
+            });
         }
     }
 
@@ -459,6 +497,7 @@ mod tests {
             sent_at: "2026-01-01T00:00:00.000Z".into(),
             edited_at: None,
             deleted: false,
+            reply_to: None,
         }
     }
 
@@ -482,6 +521,10 @@ mod tests {
             3,
             "resumes after the newest message shown"
         );
+        state.messages.update(|list| {
+            list[2].reply_to = Some(ReplyRef::quoting(2, "a".into(), "m2"));
+            list[0].reply_to = Some(ReplyRef::quoting(3, "a".into(), "m3"));
+        });
         state.editing.set(Some(2));
         state.apply_edit(2, "better".into(), "2026-01-01T00:01:00.000Z".into());
         assert_eq!(state.editing.get_untracked(), None, "the editor closes");
@@ -493,6 +536,16 @@ mod tests {
             assert_eq!(list[1].text, "better");
             assert!(list[1].edited_at.is_some());
             assert!(list[2].deleted);
+            // The reply to message 2 (message 3, now deleted itself) quotes the edit.
+            assert_eq!(
+                list[2].reply_to.as_ref().map(|r| r.excerpt.as_str()),
+                Some("better")
+            );
+            // The quote of the deleted message 3 became its tombstone.
+            assert!(list[0]
+                .reply_to
+                .as_ref()
+                .is_some_and(|r| r.deleted && r.excerpt.is_empty()));
             assert_eq!(list[2].text, "");
             assert_eq!(list.len(), 3);
         });

@@ -83,7 +83,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                     // Keyed by what a row shows, so an edit or a deletion re-renders that row.
                     <For
                         each=move || state.messages.get()
-                        key=|m| (m.id, m.edited_at.clone(), m.deleted)
+                        key=|m| (m.id, m.edited_at.clone(), m.deleted, m.reply_to.clone())
                         let:message
                     >
                         <Show when={let id = message.id; move || divider.get() == Some(id)}>
@@ -297,9 +297,11 @@ impl Outbox {
         #[cfg(feature = "hydrate")]
         {
             let client_id = super::client::new_client_id();
+            let reply_to = self.state.replying.get_untracked().map(|quote| quote.id);
             let frame = crate::protocol::ClientFrame::Send {
                 text: text.as_str().to_owned(),
                 client_id: Some(client_id.clone()),
+                reply_to,
             };
             let Ok(encoded) = serde_json::to_string(&frame) else {
                 return;
@@ -315,6 +317,7 @@ impl Outbox {
             self.connection
                 .with_value(|c| c.as_ref().map(|c| c.send(encoded)));
             self.draft.set(String::new());
+            self.state.replying.set(None);
             self.typed_at.set_value(0.0);
             // Sending brings you back to the newest message.
             self.state.at_bottom.set(true);
@@ -332,6 +335,11 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
     let form_client_id = format!("form-{}", crate::random_token());
     let draft = outbox.draft;
     let on_keydown = move |ev: KeyboardEvent| {
+        if ev.key() == "Escape" && outbox.state.replying.with_untracked(Option::is_some) {
+            ev.prevent_default();
+            outbox.state.replying.set(None);
+            return;
+        }
         // ↑ in an empty composer edits your last message, as in Slack and Discord.
         if ev.key() == "ArrowUp" && draft.with_untracked(|d| d.is_empty()) {
             let state = outbox.state;
@@ -383,6 +391,24 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
                     outbox.submit();
                 }
             >
+                <Show when=move || outbox.state.replying.with(Option::is_some)>
+                    <div class="replying" role="status">
+                        <span class="replying-label">
+                            "Replying to "
+                            <strong>{move || outbox.state.replying.with(|r| r.as_ref().map(|r| r.author.clone()))}</strong>
+                            ": "
+                            <span class="replying-excerpt">
+                                {move || outbox.state.replying.with(|r| r.as_ref().map(|r| r.excerpt.clone()))}
+                            </span>
+                        </span>
+                        <button
+                            type="button"
+                            class="cancel-reply"
+                            aria-label="Cancel the reply"
+                            on:click=move |_| outbox.state.replying.set(None)
+                        >"×"</button>
+                    </div>
+                </Show>
                 <input type="hidden" name="room" value=slug.clone()/>
                 <input type="hidden" name="client_id" value=form_client_id.clone()/>
                 <label class="visually-hidden" for="composer-text">"Message"</label>

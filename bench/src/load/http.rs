@@ -60,6 +60,7 @@ pub async fn run(
                     let body = SendRequest {
                         text: header.text(micros, sender.id, n),
                         client_id: Some(format!("b{}-{n}", sender.id)),
+                        reply_to: None,
                     };
                     let mut request = http()
                         .post(format!("{}/api/rooms/{}/messages", plan.base, plan.room))

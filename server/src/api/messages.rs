@@ -4,6 +4,7 @@
 //! owner a message's earlier texts. Each change answers with the room event everyone got.
 
 use super::created_or_found;
+use crate::chat::Draft;
 use crate::http::{
     error::ApiError,
     extract::{ApiJson, RequireIdentity},
@@ -84,7 +85,15 @@ async fn send(
 ) -> Result<(StatusCode, Json<ServerFrame>), ApiError> {
     let sent = state
         .chat
-        .post(&identity, &slug, &body.text, body.client_id.as_deref())
+        .post(
+            &identity,
+            &slug,
+            Draft {
+                text: &body.text,
+                client_id: body.client_id.as_deref(),
+                reply_to: body.reply_to,
+            },
+        )
         .await?;
     Ok((
         created_or_found(sent.duplicate),

@@ -65,6 +65,18 @@ pub(crate) fn mention_handle(who: &Identity) -> &str {
     &who.name
 }
 
+/// What a member sends, as every transport receives it: the text, an optional
+/// idempotency key and the message of the same room it answers, if any.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Draft<'a> {
+    /// The text as typed (validated by the service).
+    pub text: &'a str,
+    /// The client's idempotency key.
+    pub client_id: Option<&'a str>,
+    /// The id of the message answered (a reply).
+    pub reply_to: Option<i64>,
+}
+
 /// The result of a send.
 #[derive(Clone, Debug)]
 pub struct Sent {
@@ -266,19 +278,24 @@ impl ChatService {
         text: &str,
         client_id: Option<&str>,
     ) -> Result<Sent, ChatError> {
-        self.submit(author, room, text, client_id).await?.await
+        let draft = Draft {
+            text,
+            client_id,
+            reply_to: None,
+        };
+        self.submit(author, room, draft).await?.await
     }
 
-    /// [`ChatService::send`] into the room named `slug` (the REST API and server functions).
+    /// [`ChatService::send`] of a [`Draft`] into the room named `slug` (the REST API and
+    /// server functions).
     pub async fn post(
         &self,
         author: &Identity,
         slug: &str,
-        text: &str,
-        client_id: Option<&str>,
+        draft: Draft<'_>,
     ) -> Result<Sent, ChatError> {
         let room = self.room(slug).await?;
-        self.send(author, &room, text, client_id).await
+        self.submit(author, &room, draft).await?.await
     }
 
     /// Posts as the system author `name` (the admin API, `parlor broadcast`): stored and
@@ -293,9 +310,12 @@ impl ChatService {
         let name = DisplayName::parse(name)?;
         let author: Identity = self.inner.store.system_user(name.as_str()).await?.into();
         let room = self.room(slug).await?;
-        self.queue(&author, &room, text, client_id, false)
-            .await?
-            .await
+        let draft = Draft {
+            text,
+            client_id,
+            reply_to: None,
+        };
+        self.queue(&author, &room, draft, false).await?.await
     }
 
     /// Validates a message, charges it to the author's message rate and queues it for
@@ -306,28 +326,35 @@ impl ChatService {
         &self,
         author: &Identity,
         room: &Room,
-        text: &str,
-        client_id: Option<&str>,
+        draft: Draft<'_>,
     ) -> Result<Pending, ChatError> {
-        self.queue(author, room, text, client_id, true).await
+        self.queue(author, room, draft, true).await
     }
 
     /// Validates and queues a message; `limited` charges it to the author's message rate
-    /// (after validation, so a refused text costs nothing).
+    /// (after validating the text, so a refused text costs nothing; before looking up the
+    /// answered message, so a flood of bad replies costs the flooder, not the store).
     async fn queue(
         &self,
         author: &Identity,
         room: &Room,
-        text: &str,
-        client_id: Option<&str>,
+        draft: Draft<'_>,
         limited: bool,
     ) -> Result<Pending, ChatError> {
-        let text = MessageText::parse(text)?;
-        let client_id = client_id.map(ClientId::parse).transpose()?;
+        let text = MessageText::parse(draft.text)?;
+        let client_id = draft.client_id.map(ClientId::parse).transpose()?;
         if limited {
             self.inner.limits.message(author.user_id).await?;
         }
-        self.enqueue(author, room, text, client_id).await
+        if let Some(answered) = draft.reply_to {
+            // Only a live message of this very room can be answered.
+            match self.inner.store.message(room.id, answered).await? {
+                Some(message) if message.deleted_at.is_none() => {}
+                _ => return Err(ChatError::MessageNotFound(answered)),
+            }
+        }
+        self.enqueue(author, room, text, client_id, draft.reply_to)
+            .await
     }
 
     async fn enqueue(
@@ -336,6 +363,7 @@ impl ChatService {
         room: &Room,
         text: MessageText,
         client_id: Option<ClientId>,
+        reply_to: Option<i64>,
     ) -> Result<Pending, ChatError> {
         let draft = NewMessage {
             room_id: room.id,
@@ -344,6 +372,7 @@ impl ChatService {
             text: text.into(),
             client_id: client_id.map(String::from),
             sent_at: crate::store::now_millis(),
+            reply_to,
         };
         let answer = self.inner.writer.queue(draft, room.slug.clone()).await?;
         Ok(Pending {

@@ -37,6 +37,7 @@ async fn store_unpublished(
             text,
             client_id: None,
             sent_at: 0,
+            reply_to: None,
         })
         .collect();
     let refs: Vec<&NewMessage> = drafts.iter().collect();

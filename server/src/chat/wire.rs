@@ -4,7 +4,7 @@ use crate::{
     layer::Frame,
     store::{MessageRecord, RoomEvent, RoomWithStats},
 };
-use app::protocol::{ChatMessage, RoomSummary, ServerFrame};
+use app::protocol::{ChatMessage, ReplyRef, RoomSummary, ServerFrame};
 
 /// A stored row as the protocol's message.
 pub fn to_wire(record: &MessageRecord, room_slug: &str) -> ChatMessage {
@@ -19,6 +19,12 @@ pub fn to_wire(record: &MessageRecord, room_slug: &str) -> ChatMessage {
         sent_at: crate::store::format_millis(record.sent_at),
         edited_at: record.edited_at.map(crate::store::format_millis),
         deleted: record.deleted_at.is_some(),
+        reply_to: match (record.reply_to, &record.reply_author, &record.reply_text) {
+            (Some(id), Some(author), Some(text)) => {
+                Some(ReplyRef::quoting(id, author.clone(), text))
+            }
+            _ => None,
+        },
     }
 }
 

@@ -168,7 +168,15 @@ impl Backend for ServerBackend {
         let sent = self
             .state
             .chat
-            .post(&author, slug, text, client_id)
+            .post(
+                &author,
+                slug,
+                crate::chat::Draft {
+                    text,
+                    client_id,
+                    reply_to: None,
+                },
+            )
             .await
             .map_err(fault)?;
         Ok(sent.message)

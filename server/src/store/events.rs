@@ -324,6 +324,7 @@ mod tests {
             text: text.to_owned(),
             client_id: None,
             sent_at: 1_700_000_000_000,
+            reply_to: None,
         };
         store
             .insert_messages(&[&draft])

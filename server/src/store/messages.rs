@@ -18,6 +18,8 @@ pub struct NewMessage {
     pub client_id: Option<String>,
     /// Unix milliseconds.
     pub sent_at: i64,
+    /// The message of the same room this one answers (checked by the chat service).
+    pub reply_to: Option<i64>,
 }
 
 /// One stored message.
@@ -43,6 +45,12 @@ pub struct MessageRecord {
     pub edited_at: Option<i64>,
     /// When it was deleted, if it was: the text is then empty (a tombstone).
     pub deleted_at: Option<i64>,
+    /// The message this one answers, if any.
+    pub reply_to: Option<i64>,
+    /// That message's author, read with this row (`None` when there is none).
+    pub reply_author: Option<String>,
+    /// That message's text as it stands now (empty once it was deleted).
+    pub reply_text: Option<String>,
 }
 
 /// The outcome of inserting one [`NewMessage`].
@@ -82,8 +90,14 @@ pub struct RoomHead {
     pub seq: i64,
 }
 
+/// The columns of a [`MessageRecord`], for `SELECT … FROM messages`. The answered message's
+/// author and text are read from it each time (a primary-key lookup, only for replies), so a
+/// quote follows its edits and loses its text with a deletion.
 pub(super) const COLUMNS: &str =
-    "id, room_id, seq, author_id, author_name, text, client_id, sent_at, edited_at, deleted_at";
+    "id, room_id, seq, author_id, author_name, text, client_id, sent_at, edited_at, deleted_at,
+     reply_to,
+     (SELECT q.author_name FROM messages q WHERE q.id = messages.reply_to) AS reply_author,
+     (SELECT q.text FROM messages q WHERE q.id = messages.reply_to) AS reply_text";
 
 impl Store {
     /// Stores a batch of messages in one transaction (one fsync for the lot), in order, on
@@ -185,6 +199,7 @@ mod tests {
             text: text.to_owned(),
             client_id: client_id.map(str::to_owned),
             sent_at: 1_700_000_000_000,
+            reply_to: None,
         }
     }
 

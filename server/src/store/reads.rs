@@ -192,6 +192,7 @@ mod tests {
             text: text.to_owned(),
             client_id: None,
             sent_at: crate::store::now_millis(),
+            reply_to: None,
         }
     }
 

@@ -220,8 +220,9 @@ fn write_one(
     } + 1;
     let id = tx
         .prepare_cached(
-            "INSERT INTO messages (room_id, seq, author_id, author_name, text, client_id, sent_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO messages
+                 (room_id, seq, author_id, author_name, text, client_id, sent_at, reply_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (author_id, client_id) DO NOTHING RETURNING id",
         )?
         .query_row(
@@ -232,7 +233,8 @@ fn write_one(
                 message.author_name,
                 message.text,
                 message.client_id,
-                message.sent_at
+                message.sent_at,
+                message.reply_to
             ],
             |row| row.get::<_, i64>(0),
         )
@@ -243,13 +245,26 @@ fn write_one(
         return tx
             .prepare_cached(
                 "SELECT id, room_id, seq, author_id, author_name, text, client_id, sent_at,
-                        edited_at, deleted_at
-                 FROM messages WHERE author_id = ?1 AND client_id = ?2",
+                        edited_at, deleted_at, reply_to,
+                        (SELECT q.author_name FROM messages q WHERE q.id = m.reply_to),
+                        (SELECT q.text FROM messages q WHERE q.id = m.reply_to)
+                 FROM messages m WHERE author_id = ?1 AND client_id = ?2",
             )?
             .query_row(params![message.author_id, message.client_id], record_of)
             .map(Inserted::Duplicate);
     };
     next_seq.insert(message.room_id, seq);
+    // The quote as it stands at this commit (the chat service checked the room).
+    let quoted = match message.reply_to {
+        Some(answered) => tx
+            .prepare_cached("SELECT author_name, text FROM messages WHERE id = ?1")?
+            .query_row(params![answered], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?,
+        None => None,
+    };
+    let (reply_author, reply_text) = quoted.unzip();
     Ok(Inserted::New(MessageRecord {
         id,
         room_id: message.room_id,
@@ -261,6 +276,9 @@ fn write_one(
         sent_at: message.sent_at,
         edited_at: None,
         deleted_at: None,
+        reply_to: message.reply_to,
+        reply_author,
+        reply_text,
     }))
 }
 
@@ -276,5 +294,8 @@ fn record_of(row: &rusqlite::Row<'_>) -> Result<MessageRecord, rusqlite::Error> 
         sent_at: row.get(7)?,
         edited_at: row.get(8)?,
         deleted_at: row.get(9)?,
+        reply_to: row.get(10)?,
+        reply_author: row.get(11)?,
+        reply_text: row.get(12)?,
     })
 }

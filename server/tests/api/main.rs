@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod live;
 mod multiprocess;
+mod replies;
 mod rooms;
 mod sessions;
 mod shutdown;

@@ -11,8 +11,12 @@ use futures::channel::mpsc;
 /// Posts one frame: a send from the outbox (the answer, the stored message or a refusal,
 /// updates the page), a typing or read signal, or an edit or deletion (their REST forms).
 pub(super) fn send(state: RoomState, frame: String, resend: mpsc::UnboundedSender<Command>) {
-    let (text, client_id) = match serde_json::from_str::<ClientFrame>(&frame) {
-        Ok(ClientFrame::Send { text, client_id }) => (text, client_id),
+    let (text, client_id, reply_to) = match serde_json::from_str::<ClientFrame>(&frame) {
+        Ok(ClientFrame::Send {
+            text,
+            client_id,
+            reply_to,
+        }) => (text, client_id, reply_to),
         Ok(ClientFrame::Typing) => return signal(&state, "typing", None),
         Ok(ClientFrame::Read { up_to }) => {
             return signal(&state, "read", Some(crate::protocol::ReadRequest { up_to }))
@@ -25,6 +29,7 @@ pub(super) fn send(state: RoomState, frame: String, resend: mpsc::UnboundedSende
         let body = SendRequest {
             text,
             client_id: client_id.clone(),
+            reply_to,
         };
         let Ok(request) =
             gloo_net::http::Request::post(&format!("{}/messages", room_api(&state))).json(&body)

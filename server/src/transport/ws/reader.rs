@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     auth::Identity,
-    chat::{encode, ChatError, ChatService, Pending, Room, Sent},
+    chat::{encode, ChatError, ChatService, Draft, Pending, Room, Sent},
     layer::{ChannelLayer, ChannelName, CloseReason, Delivery, Frame},
     limits::{wait_time, Limited},
 };
@@ -154,7 +154,11 @@ impl Reader {
     /// Handles one text frame.
     async fn on_text(&mut self, text: &str) -> Action {
         match serde_json::from_str::<ClientFrame>(text) {
-            Ok(ClientFrame::Send { text, client_id }) => self.on_send(&text, client_id).await,
+            Ok(ClientFrame::Send {
+                text,
+                client_id,
+                reply_to,
+            }) => self.on_send(&text, client_id, reply_to).await,
             Ok(ClientFrame::Typing) => self.on_typing().await,
             Ok(ClientFrame::Read { up_to }) => self.on_read(up_to).await,
             Ok(ClientFrame::Edit { id, text }) => self.on_change(Change::Edit(id, &text)).await,
@@ -164,7 +168,12 @@ impl Reader {
     }
 
     /// Hands a send to the chat service (which charges it to the author's message rate).
-    async fn on_send(&mut self, text: &str, client_id: Option<String>) -> Action {
+    async fn on_send(
+        &mut self,
+        text: &str,
+        client_id: Option<String>,
+        reply_to: Option<i64>,
+    ) -> Action {
         let Some(author) = &self.identity else {
             return self.unusable(error_frame(
                 ErrorCode::LoginRequired,
@@ -174,7 +183,15 @@ impl Reader {
         };
         match self
             .chat
-            .submit(author, &self.room, text, client_id.as_deref())
+            .submit(
+                author,
+                &self.room,
+                Draft {
+                    text,
+                    client_id: client_id.as_deref(),
+                    reply_to,
+                },
+            )
             .await
         {
             Ok(pending) => Action::Track(pending, client_id),
