@@ -157,8 +157,9 @@ impl ChatService {
         limits: Arc<Limits>,
         window: CommitWindow,
     ) -> Self {
-        let writer = writer::Writer::start(store.clone(), layer.clone(), window);
-        let presence = Presence::start(layer.clone());
+        let typing = Arc::new(typing::PendingTyping::default());
+        let writer = writer::Writer::start(store.clone(), layer.clone(), window, typing.clone());
+        let presence = Presence::start(layer.clone(), typing);
         Self {
             inner: Arc::new(Inner {
                 store,

@@ -8,16 +8,16 @@
 //! [`FLUSH_EVERY`] and published as one `presence_diff` per room: a thousand people opening
 //! a room at once cost every member a few frames, not a thousand.
 //!
-//! Typing indicators ride the same tick: the ones relayed in a room during one flush go out
-//! together (one pass over the members, one Redis PUBLISH, one socket write each), so a
-//! room where everyone types costs each member a write per tick, not one per keystroke
-//! burst.
+//! Typing indicators are gathered per room ([`PendingTyping`]): they go out with the room's
+//! next message batch, or on their own [`TYPING_GATHER`] after the first one (one pass over
+//! the members, one Redis PUBLISH, one socket write each), so a room where everyone types
+//! costs each member a write per gathering at most, not one per keystroke burst.
 //!
 //! Every [`RENEW_EVERY`] the task renews this process's entries in the registry and sweeps
 //! those of processes that stopped renewing (they died): their users leave within the
 //! registry's entry lifetime plus one renewal.
 
-use super::{encode, room_group};
+use super::{encode, room_group, typing::PendingTyping};
 use crate::layer::{
     presence::{PresenceEntry, PresenceRegistry},
     ChannelLayer, Delivery,
@@ -77,7 +77,7 @@ impl Drop for PresenceGuard {
 
 impl Presence {
     /// Starts the task.
-    pub fn start(layer: Arc<dyn ChannelLayer>) -> Self {
+    pub fn start(layer: Arc<dyn ChannelLayer>, typing: Arc<PendingTyping>) -> Self {
         let (ops, queue) = mpsc::unbounded_channel();
         let registry = layer.presence();
         tokio::spawn(
@@ -86,7 +86,7 @@ impl Presence {
                 registry,
                 here: HashMap::new(),
                 changes: HashMap::new(),
-                typing: HashMap::new(),
+                typing,
             }
             .run(queue),
         );
@@ -183,8 +183,8 @@ struct State {
     registry: Arc<dyn PresenceRegistry>,
     here: HashMap<String, HashMap<i64, Here>>,
     changes: HashMap<String, Changes>,
-    /// Typing frames to relay, per room, and when they are due.
-    typing: HashMap<String, (Instant, Vec<crate::layer::Frame>)>,
+    /// Typing frames to relay, per room, and when they are due (shared with the writer).
+    typing: Arc<PendingTyping>,
 }
 
 impl State {
@@ -259,11 +259,7 @@ impl State {
             }
             Op::Typing(room, user) => {
                 let frame = encode(&ServerFrame::Typing { user });
-                self.typing
-                    .entry(room)
-                    .or_insert_with(|| (now + TYPING_GATHER, Vec::new()))
-                    .1
-                    .push(frame);
+                self.typing.push(&room, frame, now + TYPING_GATHER);
             }
             Op::Stop(_) => {}
         }
@@ -357,17 +353,7 @@ impl State {
     /// Relays the typing frames of every room whose gathering time is over (`all`: every
     /// room).
     async fn relay_typing(&mut self, all: bool) {
-        let now = Instant::now();
-        let due: Vec<String> = self
-            .typing
-            .iter()
-            .filter(|(_, (at, _))| all || *at <= now)
-            .map(|(room, _)| room.clone())
-            .collect();
-        for room in due {
-            let Some((_, frames)) = self.typing.remove(&room) else {
-                continue;
-            };
+        for (room, frames) in self.typing.take_due(Instant::now(), all) {
             let deliveries = frames.into_iter().map(Delivery::Frame).collect();
             if let Err(error) = self
                 .layer

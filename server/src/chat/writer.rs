@@ -15,7 +15,7 @@
 //! Closing stops the queue (new sends fail at once), then stores, publishes and answers
 //! everything that was already queued before the task ends: nothing acknowledged is lost.
 
-use super::{encode, room::room_group, to_wire, ChatError};
+use super::{encode, room::room_group, to_wire, typing::PendingTyping, ChatError};
 use crate::{
     layer::{ChannelLayer, Delivery},
     store::{Inserted, NewMessage, Store, StoreError},
@@ -75,10 +75,15 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the task.
-    pub(super) fn start(store: Store, layer: Arc<dyn ChannelLayer>, window: CommitWindow) -> Self {
+    pub(super) fn start(
+        store: Store,
+        layer: Arc<dyn ChannelLayer>,
+        window: CommitWindow,
+        typing: Arc<PendingTyping>,
+    ) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(store, layer, jobs, stop.clone(), window));
+        let task = tokio::spawn(run(store, layer, jobs, stop.clone(), window, typing));
         Self {
             queue,
             stop,
@@ -132,6 +137,7 @@ async fn run(
     mut queue: mpsc::Receiver<WriteJob>,
     stop: CancellationToken,
     window: CommitWindow,
+    typing: Arc<PendingTyping>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut arrivals = Arrivals::default();
@@ -151,7 +157,7 @@ async fn run(
         if arrivals.busy(received, window.window) && !stop.is_cancelled() {
             hold_open(&mut queue, &mut jobs, window.window).await;
         }
-        store_and_publish(&store, layer.as_ref(), &mut jobs).await;
+        store_and_publish(&store, layer.as_ref(), &typing, &mut jobs).await;
     }
 }
 
@@ -198,8 +204,14 @@ impl Arrivals {
     }
 }
 
-/// Commits one batch, publishes its new rows in order, and answers every sender.
-async fn store_and_publish(store: &Store, layer: &dyn ChannelLayer, jobs: &mut Vec<WriteJob>) {
+/// Commits one batch, publishes its new rows in order (with the typing frames waiting for
+/// their rooms, which then cost no write of their own), and answers every sender.
+async fn store_and_publish(
+    store: &Store,
+    layer: &dyn ChannelLayer,
+    typing: &PendingTyping,
+    jobs: &mut Vec<WriteJob>,
+) {
     let started = std::time::Instant::now();
     let (drafts, waiting): (Vec<NewMessage>, Vec<_>) = jobs
         .drain(..)
@@ -232,7 +244,11 @@ async fn store_and_publish(store: &Store, layer: &dyn ChannelLayer, jobs: &mut V
             }
         }
     }
-    for (_, room_slug, deliveries) in by_room {
+    for (_, room_slug, mut deliveries) in by_room {
+        // Typing first: a typist's own message, right behind, clears their indicator.
+        if let Some(frames) = typing.take(room_slug.as_str()) {
+            deliveries.splice(0..0, frames.into_iter().map(Delivery::Frame));
+        }
         // The rows are committed whatever happens here; a member that misses a delivery
         // recovers it from the store (gap or resync), so a layer failure is logged, not
         // returned to the sender.
