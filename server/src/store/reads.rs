@@ -39,11 +39,12 @@ const MARKER: &str = "MAX(
     COALESCE((SELECT read_floor FROM users WHERE id = ?1), 0))";
 
 /// The unread columns for room `r`; bound: ?1 user id, ?2 the `%@name%` pattern ('' for
-/// none). Counted along the (room_id, id) index from the marker on.
+/// none). Counted along the (room_id, id) index from the marker on; deleted messages are
+/// nothing to read (and, their text gone, mention no one).
 fn unread_columns() -> String {
     format!(
         "MIN({cap}, (SELECT COUNT(*) FROM messages m WHERE m.room_id = r.id AND m.id > {MARKER}
-                      AND m.author_id != ?1)) AS unread,
+                      AND m.author_id != ?1 AND m.deleted_at IS NULL)) AS unread,
          CASE WHEN ?2 = '' THEN 0 ELSE
              MIN({cap}, (SELECT COUNT(*) FROM messages m WHERE m.room_id = r.id AND m.id > {MARKER}
                           AND m.author_id != ?1 AND m.text LIKE ?2 ESCAPE '\\')) END AS mentions,
@@ -225,6 +226,15 @@ mod tests {
         );
         let unread = store.unread(ann, Some("ann"), room).await.expect("unread");
         assert_eq!(unread.unread, 2);
+        // A deleted message is nothing to read any more.
+        let deleted = store
+            .delete_message(room, ids[2], crate::store::Deleter::Member(bo), 1)
+            .await
+            .expect("delete")
+            .is_ok();
+        assert!(deleted);
+        let unread = store.unread(ann, Some("ann"), room).await.expect("unread");
+        assert_eq!(unread.unread, 1);
         // bo's own messages are never unread to him.
         assert_eq!(
             store.unread(bo, None, room).await.expect("unread").unread,
@@ -241,7 +251,7 @@ mod tests {
             .await
             .expect("list");
         assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].unread.unread, 2);
+        assert_eq!(listed[0].unread.unread, 1);
         assert_eq!(listed[0].last_text.as_deref(), Some("bye"));
         assert!(store.message_in_room(ids[0], room).await.expect("in room"));
         assert!(!store
