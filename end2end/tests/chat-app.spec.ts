@@ -5,7 +5,7 @@ import { expect, request as playwrightRequest, test, type Browser, type BrowserC
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BASE_A, BASE_B } from '../playwright.config';
-import { createRoom, openRoom, pickName, uniqueSlug, waitForHydration } from './helpers';
+import { createRoom, enterRoom, person as newPerson, uniqueSlug, waitForHydration } from './helpers';
 
 const REDIS = process.env.PARLOR_TEST_REDIS_URL;
 
@@ -16,21 +16,8 @@ test.afterEach(async () => {
   for (const context of opened.splice(0)) await context.close().catch(() => {});
 });
 
-async function person(browser: Browser, base: string, name: string, options = {}) {
-  const context = await browser.newContext({ baseURL: base, ...options });
-  opened.push(context);
-  const page = await context.newPage();
-  await page.goto('/');
-  await waitForHydration(page);
-  await pickName(page, name);
-  return page;
-}
-
-async function enterRoom(page: Page, slug: string, transport?: string) {
-  const query = transport ? `?transport=${transport}` : '';
-  await page.goto(`/rooms/${slug}${query}`);
-  await waitForHydration(page);
-  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live');
+function person(browser: Browser, base: string, name: string, options = {}) {
+  return newPerson(browser, base, name, opened, options);
 }
 
 async function say(page: Page, text: string) {

@@ -1,4 +1,11 @@
-import { expect, type APIRequestContext, type Page } from '@playwright/test';
+import {
+  expect,
+  type APIRequestContext,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+} from '@playwright/test';
 
 /** A slug no other test uses, so tests can share one server and run in parallel. */
 export function uniqueSlug(prefix: string): string {
@@ -54,4 +61,31 @@ export function collectErrors(page: Page, expected: number[] = []): string[] {
   });
   page.on('pageerror', (error) => errors.push(String(error)));
   return errors;
+}
+
+/**
+ * A new browser context at `base` with a guest named `name`, on the home page; the context is
+ * pushed to `opened` so the test's afterEach closes it (every page holds sockets).
+ */
+export async function person(
+  browser: Browser,
+  base: string,
+  name: string,
+  opened: BrowserContext[],
+  options: BrowserContextOptions = {},
+): Promise<Page> {
+  const context = await browser.newContext({ baseURL: base, ...options });
+  opened.push(context);
+  const page = await context.newPage();
+  await page.goto('/');
+  await waitForHydration(page);
+  await pickName(page, name);
+  return page;
+}
+
+/** Opens a room (optionally forcing a transport) and waits until its connection is live. */
+export async function enterRoom(page: Page, slug: string, transport?: string) {
+  await page.goto(`/rooms/${slug}${transport ? `?transport=${transport}` : ''}`);
+  await waitForHydration(page);
+  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live');
 }

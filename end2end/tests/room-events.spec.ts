@@ -2,7 +2,7 @@
 // Parlor processes and on every transport, and replayed to a page that was away.
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { BASE_A, BASE_B } from '../playwright.config';
-import { pickName, uniqueSlug, waitForHydration } from './helpers';
+import { enterRoom, person as newPerson, uniqueSlug, waitForHydration } from './helpers';
 
 const REDIS = process.env.PARLOR_TEST_REDIS_URL;
 
@@ -11,20 +11,8 @@ test.afterEach(async () => {
   for (const context of opened.splice(0)) await context.close().catch(() => {});
 });
 
-async function person(browser: Browser, base: string, name: string) {
-  const context = await browser.newContext({ baseURL: base });
-  opened.push(context);
-  const page = await context.newPage();
-  await page.goto('/');
-  await waitForHydration(page);
-  await pickName(page, name);
-  return page;
-}
-
-async function enterRoom(page: Page, slug: string, transport?: string) {
-  await page.goto(`/rooms/${slug}${transport ? `?transport=${transport}` : ''}`);
-  await waitForHydration(page);
-  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live');
+function person(browser: Browser, base: string, name: string) {
+  return newPerson(browser, base, name, opened);
 }
 
 async function say(page: Page, text: string) {

@@ -5,7 +5,7 @@ import { expect, test, type Browser, type BrowserContext } from '@playwright/tes
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { BASE_A, BASE_B } from '../playwright.config';
-import { createRoom, messageTexts, openRoom, pickName, uniqueSlug, waitForHydration } from './helpers';
+import { createRoom, messageTexts, openRoom, person, uniqueSlug } from './helpers';
 
 // Pages hold a lobby socket and a room connection: close the contexts each test opened, or
 // the suite's browsers pile up connections against the server's per-address caps.
@@ -19,12 +19,7 @@ const REDIS = process.env.PARLOR_TEST_REDIS_URL;
 test.skip(!REDIS, 'needs a Redis: make test starts one and sets PARLOR_TEST_REDIS_URL');
 
 async function personOn(browser: Browser, base: string, name: string, slug: string) {
-  const context = await browser.newContext({ baseURL: base });
-  opened.push(context);
-  const page = await context.newPage();
-  await page.goto('/');
-  await waitForHydration(page);
-  await pickName(page, name);
+  const page = await person(browser, base, name, opened);
   await openRoom(page, slug);
   return page;
 }

@@ -79,7 +79,33 @@ pub struct EarlierText {
     pub edited_at: i64,
 }
 
+/// A change under way: its transaction (holding the write lock), the seq it takes and the
+/// message as it stood.
+type OpenChange = (sqlx::Transaction<'static, sqlx::Sqlite>, i64, MessageRecord);
+
 impl Store {
+    /// Begins a change of `message_id` in `room_id`: takes the room's next seq (and so the
+    /// write lock) and reads the message. A missing or deleted message, or one `may` refuses,
+    /// is a refusal; the transaction then rolls back and no seq is used.
+    async fn open_change(
+        &self,
+        room_id: i64,
+        message_id: i64,
+        may: impl FnOnce(&MessageRecord) -> bool,
+    ) -> Result<Result<OpenChange, Refusal>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(seq) = take_seq(&mut tx, room_id).await? else {
+            return Ok(Err(Refusal::NoSuchMessage));
+        };
+        let Some(before) = live_message(&mut tx, room_id, message_id).await? else {
+            return Ok(Err(Refusal::NoSuchMessage));
+        };
+        if !may(&before) {
+            return Ok(Err(Refusal::NotYours));
+        }
+        Ok(Ok((tx, seq, before)))
+    }
+
     /// Replaces the text of `message_id` in `room_id`, if `editor_id` wrote it and it is not
     /// deleted; keeps the earlier text for the room's owner.
     pub async fn edit_message(
@@ -90,16 +116,13 @@ impl Store {
         text: &str,
         at: i64,
     ) -> Result<Result<Changed, Refusal>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let Some(seq) = take_seq(&mut tx, room_id).await? else {
-            return Ok(Err(Refusal::NoSuchMessage));
+        let (mut tx, seq, before) = match self
+            .open_change(room_id, message_id, |m| m.author_id == editor_id)
+            .await?
+        {
+            Ok(opened) => opened,
+            Err(refusal) => return Ok(Err(refusal)),
         };
-        let Some(before) = live_message(&mut tx, room_id, message_id).await? else {
-            return Ok(Err(Refusal::NoSuchMessage));
-        };
-        if before.author_id != editor_id {
-            return Ok(Err(Refusal::NotYours));
-        }
         sqlx::query("INSERT INTO message_edits (message_id, text, edited_at) VALUES (?, ?, ?)")
             .bind(message_id)
             .bind(&before.text)
@@ -133,18 +156,14 @@ impl Store {
         by: Deleter,
         at: i64,
     ) -> Result<Result<Changed, Refusal>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let Some(seq) = take_seq(&mut tx, room_id).await? else {
-            return Ok(Err(Refusal::NoSuchMessage));
+        let may = |m: &MessageRecord| match by {
+            Deleter::Owner(_) => true,
+            Deleter::Member(user) => m.author_id == user,
         };
-        let Some(before) = live_message(&mut tx, room_id, message_id).await? else {
-            return Ok(Err(Refusal::NoSuchMessage));
+        let (mut tx, seq, before) = match self.open_change(room_id, message_id, may).await? {
+            Ok(opened) => opened,
+            Err(refusal) => return Ok(Err(refusal)),
         };
-        if let Deleter::Member(user) = by {
-            if before.author_id != user {
-                return Ok(Err(Refusal::NotYours));
-            }
-        }
         sqlx::query("DELETE FROM message_edits WHERE message_id = ?")
             .bind(message_id)
             .execute(&mut *tx)

@@ -40,7 +40,7 @@ async fn delete(client: &Client, slug: &str, id: impl ToString) -> (u16, Value) 
 }
 
 /// The room's history as the API answers it (the newest 50).
-async fn history(client: &Client, slug: &str) -> Vec<Value> {
+pub async fn history(client: &Client, slug: &str) -> Vec<Value> {
     client
         .get(&format!("/api/rooms/{slug}/messages"))
         .await

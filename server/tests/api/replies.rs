@@ -1,7 +1,7 @@
 //! Replies, black-box: a message may answer another of the same room; the quote follows the
 //! original's edits, becomes a tombstone when it is deleted, and never carries deleted text.
 
-use crate::{helpers::TestServer, transports::post};
+use crate::{events::history, helpers::TestServer, transports::post};
 use serde_json::{json, Value};
 
 /// Posts `text` answering `reply_to`; the status and the body.
@@ -19,15 +19,6 @@ async fn reply(
         .await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn history(client: &crate::helpers::Client, slug: &str) -> Vec<Value> {
-    client
-        .get(&format!("/api/rooms/{slug}/messages"))
-        .await
-        .json()
-        .await
-        .expect("history JSON")
 }
 
 #[tokio::test]
