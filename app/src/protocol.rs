@@ -441,23 +441,61 @@ impl LastMessage {
     }
 }
 
-/// Usernames a text mentions (`@name`, lower-cased, each once), as the sidebar's mention
-/// badge and notifications count them. A mention starts at the text's start or after a
-/// character that cannot be part of a name (so `a@b.c` is not one).
-pub fn mentioned_usernames(text: &str) -> Vec<String> {
+/// A piece of a message's text: plain, or an `@name` mention (the name without its `@`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextPiece<'a> {
+    /// Text as it is.
+    Plain(&'a str),
+    /// `@name`: the name as written.
+    Mention(&'a str),
+}
+
+/// Splits a text into plain pieces and mentions. A mention starts at the text's start or
+/// after a character that cannot be part of a name (so `a@b.c` is not one), and a trailing
+/// `.` or `-` ends the sentence, not the name.
+pub fn text_pieces(text: &str) -> Vec<TextPiece<'_>> {
     let name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-');
-    let mut found: Vec<String> = Vec::new();
+    let mut pieces = Vec::new();
+    let mut plain_from = 0;
     let mut previous: Option<char> = None;
+    let mut skip_until = 0;
     for (at, c) in text.char_indices() {
+        if at < skip_until {
+            previous = Some(c);
+            continue;
+        }
         if c == '@' && !previous.is_some_and(name_char) {
             let rest = &text[at + 1..];
             let end = rest.find(|c: char| !name_char(c)).unwrap_or(rest.len());
-            let name = rest[..end].trim_end_matches(['.', '-']).to_lowercase();
-            if !name.is_empty() && !found.contains(&name) {
-                found.push(name);
+            let name = rest[..end].trim_end_matches(['.', '-']);
+            if !name.is_empty() {
+                if plain_from < at {
+                    pieces.push(TextPiece::Plain(&text[plain_from..at]));
+                }
+                pieces.push(TextPiece::Mention(name));
+                plain_from = at + 1 + name.len();
+                skip_until = plain_from;
             }
         }
         previous = Some(c);
+    }
+    if plain_from < text.len() {
+        pieces.push(TextPiece::Plain(&text[plain_from..]));
+    }
+    pieces
+}
+
+/// Usernames a text mentions (`@name`, lower-cased, each once), as the sidebar's mention
+/// badge and notifications count them (see [`text_pieces`]).
+pub fn mentioned_usernames(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for piece in text_pieces(text) {
+        if let TextPiece::Mention(name) = piece {
+            let name = name.to_lowercase();
+            if !found.contains(&name) {
+                found.push(name);
+            }
+        }
     }
     found
 }
@@ -599,6 +637,31 @@ mod tests {
                 reply_to: None
             }
         );
+    }
+
+    #[test]
+    fn text_pieces_find_mentions_and_keep_the_rest() {
+        use TextPiece::*;
+        assert_eq!(
+            text_pieces("hi @Ann, mail a@b.c or @bo."),
+            [
+                Plain("hi "),
+                Mention("Ann"),
+                Plain(", mail a@b.c or "),
+                Mention("bo"),
+                Plain(".")
+            ]
+        );
+        assert_eq!(text_pieces("@지민 안녕"), [Mention("지민"), Plain(" 안녕")]);
+        assert_eq!(text_pieces("@ alone @"), [Plain("@ alone @")]);
+        let joined: String = text_pieces("a @b c")
+            .iter()
+            .map(|p| match p {
+                Plain(t) => t.to_string(),
+                Mention(n) => format!("@{n}"),
+            })
+            .collect();
+        assert_eq!(joined, "a @b c", "nothing is lost");
     }
 
     #[test]

@@ -204,3 +204,34 @@ test('a reply quotes its original, jumps to it through older pages, and shows it
   await expect(reply.locator('.quote')).toContainText('message deleted');
   await expect(reply.locator('.quote')).not.toContainText('the plan for Friday');
 });
+
+test('@ completes a name from the room and the mention is highlighted for its person', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const slug = uniqueSlug('mentions');
+  const ann = await person(browser, BASE_A, 'Annika');
+  const created = await ann.request.post('/api/rooms', { data: { slug, title: 'Mentions' } });
+  expect(created.status()).toBe(201);
+  const bob = await person(browser, REDIS ? BASE_B : BASE_A, 'Bob');
+  await enterRoom(ann, slug);
+  await enterRoom(bob, slug);
+  await expect(bob.locator('.presence')).toHaveAttribute('data-count', '2');
+
+  const composer = bob.getByLabel('Message', { exact: true });
+  await composer.pressSequentially('lunch? @an');
+  await expect(bob.locator('.mention-option')).toHaveText(['@Annika']);
+  await composer.press('Enter');
+  await expect(composer).toHaveValue('lunch? @Annika ');
+  await composer.press('Enter');
+  const sent = ann.locator('.messages li.message:not(.pending)').filter({ hasText: 'lunch?' });
+  await expect(sent.locator('.mention.me')).toHaveText('@Annika');
+  const own = bob.locator('.messages li.message:not(.pending)').filter({ hasText: 'lunch?' });
+  await expect(own.locator('.mention')).toHaveText('@Annika');
+  await expect(own.locator('.mention.me')).toHaveCount(0);
+
+  // Esc closes the list; the text stays as typed.
+  await composer.pressSequentially('@A');
+  await expect(bob.locator('.mention-option')).toHaveCount(1);
+  await composer.press('Escape');
+  await expect(bob.locator('.mention-option')).toHaveCount(0);
+  await expect(composer).toHaveValue('@A');
+});

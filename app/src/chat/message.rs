@@ -3,7 +3,7 @@
 //! (anyone who may post), edit in place (the author) and delete (the author or the room's
 //! owner), the server checking them all again.
 
-use super::RoomState;
+use super::{mentions::TextWithMentions, RoomState};
 use crate::{
     identity::ViewerContext,
     protocol::{ChatMessage, ReplyRef},
@@ -47,7 +47,7 @@ pub fn MessageItem(message: ChatMessage, state: RoomState) -> impl IntoView {
             {message.reply_to.clone().map(|quote| view! { <Quote quote state/> })}
             <Show
                 when=editing
-                fallback=move || view! { <span class="text">{text.get_value()}</span> }
+                fallback=move || view! { <TextWithMentions text=text.get_value()/> }
             >
                 <Editor id text=text.get_value() state/>
             </Show>

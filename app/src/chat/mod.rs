@@ -5,6 +5,7 @@ pub mod client;
 #[cfg(feature = "hydrate")]
 mod live;
 mod lobby;
+mod mentions;
 mod message;
 mod sidebar;
 mod state;

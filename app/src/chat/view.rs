@@ -5,6 +5,7 @@
 //! is a plain form that posts to a server function, so it works without JavaScript.
 
 use super::{
+    mentions::{MentionList, MentionPicker},
     message::MessageItem,
     state::{ConnState, RoomState, Transport},
 };
@@ -334,7 +335,11 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
     // A fresh key per render: a double-submitted form is stored once.
     let form_client_id = format!("form-{}", crate::random_token());
     let draft = outbox.draft;
+    let picker = MentionPicker::new(outbox.state, draft);
     let on_keydown = move |ev: KeyboardEvent| {
+        if !ev.is_composing() && picker.keydown(&ev) {
+            return;
+        }
         if ev.key() == "Escape" && outbox.state.replying.with_untracked(Option::is_some) {
             ev.prevent_default();
             outbox.state.replying.set(None);
@@ -409,6 +414,7 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
                         >"×"</button>
                     </div>
                 </Show>
+                <MentionList picker/>
                 <input type="hidden" name="room" value=slug.clone()/>
                 <input type="hidden" name="client_id" value=form_client_id.clone()/>
                 <label class="visually-hidden" for="composer-text">"Message"</label>
@@ -420,6 +426,7 @@ fn Composer(slug: String, outbox: Outbox) -> impl IntoView {
                     prop:value=move || draft.get()
                     on:input=move |ev| {
                         draft.set(event_target_value(&ev));
+                        picker.typed();
                         outbox.typing();
                     }
                     on:compositionupdate=move |_| outbox.typing()
