@@ -177,15 +177,24 @@ test('screenshots of the app, desktop and phone, light and dark', async ({ brows
     ['Bo', 'Perfect, thanks 🙌'],
   ];
   const people = new Map<string, Awaited<ReturnType<typeof playwrightRequest.newContext>>>();
-  for (const [name, text] of lines) {
+  const ids: number[] = [];
+  for (const [i, [name, text]] of lines.entries()) {
     if (!people.has(name)) {
       const api = await playwrightRequest.newContext({ baseURL: BASE_A });
       await api.post('/api/session/guest', { data: { name } });
       people.set(name, api);
     }
-    const sent = await people.get(name)!.post(`/api/rooms/${slug}/messages`, { data: { text } });
+    // Bo's offer answers Ann's question: the tour shows a reply.
+    const data = i === 3 ? { text, reply_to: ids[2] } : { text };
+    const sent = await people.get(name)!.post(`/api/rooms/${slug}/messages`, { data });
     expect(sent.status()).toBe(201);
+    ids.push((await sent.json()).id);
   }
+  // And an edited message.
+  const edited = await people.get('Ann')!.patch(`/api/rooms/${slug}/messages/${ids[4]}`, {
+    data: { text: 'On it. The dark theme ones look good already, checking the phone ones now.' },
+  });
+  expect(edited.status()).toBe(200);
   for (const api of people.values()) await api.dispose();
   const out = path.resolve(__dirname, '../../docs/screenshots');
   fs.mkdirSync(out, { recursive: true });
