@@ -71,7 +71,7 @@ impl ChatService {
         let frame = self.publish_event(room, &changed, &event).await?;
         // The room list shows the last message's excerpt: if that one went, every lobby
         // re-reads the room (it now says "message deleted").
-        if self.inner.store.room_head(room.id).await?.id == id {
+        if changed.newest_message == id {
             let note = super::lobby::Note::Changed {
                 slug: room.slug.to_string(),
             };

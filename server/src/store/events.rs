@@ -7,7 +7,7 @@
 //! change rolls the seq back with it. Edits and deletions are rare next to messages, so they
 //! are written on a pooled connection rather than through the group-commit writer.
 
-use super::{messages::COLUMNS, MessageRecord, Store, StoreError};
+use super::{messages::COLUMNS, MessageRecord, RoomHead, Store, StoreError};
 use sqlx::{Sqlite, Transaction};
 
 /// A change to a room as it is replayed: a message (as it stands now), or a later change to
@@ -59,6 +59,9 @@ pub struct Changed {
     pub seq: i64,
     /// The message after the change.
     pub message: MessageRecord,
+    /// The room's newest message id at the change (a deletion of that one changes what
+    /// the room list shows).
+    pub newest_message: i64,
 }
 
 /// Who may delete what: the author always, the room's owner any message of the room.
@@ -81,7 +84,11 @@ pub struct EarlierText {
 
 /// A change under way: its transaction (holding the write lock), the seq it takes and the
 /// message as it stood.
-type OpenChange = (sqlx::Transaction<'static, sqlx::Sqlite>, i64, MessageRecord);
+type OpenChange = (
+    sqlx::Transaction<'static, sqlx::Sqlite>,
+    RoomHead,
+    MessageRecord,
+);
 
 impl Store {
     /// Begins a change of `message_id` in `room_id`: takes the room's next seq (and so the
@@ -94,7 +101,7 @@ impl Store {
         may: impl FnOnce(&MessageRecord) -> bool,
     ) -> Result<Result<OpenChange, Refusal>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let Some(seq) = take_seq(&mut tx, room_id).await? else {
+        let Some(head) = take_seq(&mut tx, room_id).await? else {
             return Ok(Err(Refusal::NoSuchMessage));
         };
         let Some(before) = live_message(&mut tx, room_id, message_id).await? else {
@@ -103,7 +110,7 @@ impl Store {
         if !may(&before) {
             return Ok(Err(Refusal::NotYours));
         }
-        Ok(Ok((tx, seq, before)))
+        Ok(Ok((tx, head, before)))
     }
 
     /// Replaces the text of `message_id` in `room_id`, if `editor_id` wrote it and it is not
@@ -116,7 +123,7 @@ impl Store {
         text: &str,
         at: i64,
     ) -> Result<Result<Changed, Refusal>, StoreError> {
-        let (mut tx, seq, before) = match self
+        let (mut tx, head, before) = match self
             .open_change(room_id, message_id, |m| m.author_id == editor_id)
             .await?
         {
@@ -135,10 +142,11 @@ impl Store {
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
-        record_event(&mut tx, room_id, seq, "edit", message_id, at).await?;
+        record_event(&mut tx, room_id, head.seq, "edit", message_id, at).await?;
         tx.commit().await?;
         Ok(Ok(Changed {
-            seq,
+            seq: head.seq,
+            newest_message: head.id,
             message: MessageRecord {
                 text: text.to_owned(),
                 edited_at: Some(at),
@@ -160,7 +168,7 @@ impl Store {
             Deleter::Owner(_) => true,
             Deleter::Member(user) => m.author_id == user,
         };
-        let (mut tx, seq, before) = match self.open_change(room_id, message_id, may).await? {
+        let (mut tx, head, before) = match self.open_change(room_id, message_id, may).await? {
             Ok(opened) => opened,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -173,10 +181,11 @@ impl Store {
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
-        record_event(&mut tx, room_id, seq, "delete", message_id, at).await?;
+        record_event(&mut tx, room_id, head.seq, "delete", message_id, at).await?;
         tx.commit().await?;
         Ok(Ok(Changed {
-            seq,
+            seq: head.seq,
+            newest_message: head.id,
             message: MessageRecord {
                 text: String::new(),
                 deleted_at: Some(at),
@@ -281,17 +290,19 @@ impl Store {
     }
 }
 
-/// Moves the room's head to its next seq (taking the write lock); `None`: no such room.
+/// Moves the room's head to its next seq (taking the write lock) and returns the head: that
+/// seq and the newest message id; `None`: no such room.
 async fn take_seq(
     tx: &mut Transaction<'_, Sqlite>,
     room_id: i64,
-) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar::<_, i64>(
-        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+) -> Result<Option<RoomHead>, StoreError> {
+    let head = sqlx::query_as::<_, (i64, i64)>(
+        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_message_id, last_seq",
     )
     .bind(room_id)
     .fetch_optional(&mut **tx)
-    .await?)
+    .await?;
+    Ok(head.map(|(id, seq)| RoomHead { id, seq }))
 }
 
 /// The message, if it is in this room and not deleted.

@@ -12,7 +12,10 @@
 //! seqs stay gap-free and in commit order. A message whose own row fails (its room was just
 //! deleted) fails alone: SQLite undoes that statement, not the transaction.
 
-use super::{busy, Inserted, MessageRecord, NewMessage, RoomWithStats, StoreError, Written};
+use super::{
+    busy, messages::COLUMNS, Inserted, MessageRecord, NewMessage, RoomWithStats, StoreError,
+    Written,
+};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::{collections::HashMap, path::Path, sync::mpsc, thread::JoinHandle};
 use tokio::sync::oneshot;
@@ -243,13 +246,9 @@ fn write_one(
         // A retry: the row this author stored under this client_id (in this batch or any
         // earlier one), unchanged; no seq is used.
         return tx
-            .prepare_cached(
-                "SELECT id, room_id, seq, author_id, author_name, text, client_id, sent_at,
-                        edited_at, deleted_at, reply_to,
-                        (SELECT q.author_name FROM messages q WHERE q.id = m.reply_to),
-                        (SELECT q.text FROM messages q WHERE q.id = m.reply_to)
-                 FROM messages m WHERE author_id = ?1 AND client_id = ?2",
-            )?
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages WHERE author_id = ?1 AND client_id = ?2"
+            ))?
             .query_row(params![message.author_id, message.client_id], record_of)
             .map(Inserted::Duplicate);
     };
@@ -282,6 +281,7 @@ fn write_one(
     }))
 }
 
+/// A row of [`COLUMNS`], in its order.
 fn record_of(row: &rusqlite::Row<'_>) -> Result<MessageRecord, rusqlite::Error> {
     Ok(MessageRecord {
         id: row.get(0)?,
