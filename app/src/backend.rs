@@ -59,7 +59,12 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<RoomSummary, AppError>;
 
     /// A room and its latest `limit` messages (oldest first), or `NotFound`.
-    async fn room_page(&self, slug: &str, limit: u32) -> Result<RoomPageData, AppError>;
+    async fn room_page(
+        &self,
+        req: &Parts,
+        slug: &str,
+        limit: u32,
+    ) -> Result<RoomPageData, AppError>;
 
     /// Gives the session a guest identity with this display name.
     async fn start_guest(&self, req: &Parts, name: &str) -> Result<Viewer, AppError>;

@@ -46,7 +46,23 @@ pub enum ClientFrame {
         /// The message id.
         id: i64,
     },
+    /// Put an emoji on a message, or take it off if this user already put it there
+    /// (one emoji grapheme; at most [`MAX_REACTION_EMOJI`] different ones per message and
+    /// [`MAX_REACTIONS_PER_USER`] per user and message). Everyone gets `reaction`.
+    React {
+        /// The message id.
+        id: i64,
+        /// The emoji.
+        emoji: String,
+    },
 }
+
+/// Most different emoji one message carries.
+pub const MAX_REACTION_EMOJI: usize = 20;
+/// Most emoji one user puts on one message.
+pub const MAX_REACTIONS_PER_USER: usize = 8;
+/// Most reactors a message's reaction lists by name (the count says how many there are).
+pub const REACTION_NAMES: usize = 50;
 
 /// A client sends `typing` at most this often while the composer has input.
 pub const TYPING_EVERY_MS: u32 = 2_000;
@@ -126,6 +142,19 @@ pub enum ServerFrame {
         /// Which message.
         id: i64,
     },
+    /// Someone put an emoji on a message (`on`) or took theirs off (a room event).
+    Reaction {
+        /// The event's place in the room.
+        seq: i64,
+        /// Which message.
+        id: i64,
+        /// Which emoji.
+        emoji: String,
+        /// Who.
+        user: Member,
+        /// True when it was put on, false when taken off.
+        on: bool,
+    },
     /// Someone is typing in the room (show it for [`TYPING_SHOWN_MS`]).
     Typing {
         /// Who.
@@ -183,6 +212,70 @@ pub struct ChatMessage {
     /// The message this one answers, quoted as it stands now (`null` when none).
     #[serde(default)]
     pub reply_to: Option<ReplyRef>,
+    /// The emoji on it, in the order they were first put on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// One emoji on a message: how many put it there, and who.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReactionCount {
+    /// The emoji.
+    pub emoji: String,
+    /// How many users put it there.
+    pub count: u32,
+    /// Whether the viewer is one of them (set where the server knows the viewer; on a
+    /// broadcast a client works it out from `users`).
+    #[serde(default)]
+    pub mine: bool,
+    /// The first [`REACTION_NAMES`] who put it there, in order, for "who reacted".
+    #[serde(default)]
+    pub users: Vec<Member>,
+}
+
+impl ChatMessage {
+    /// Applies a `reaction` event: one user's emoji on or off (`me`: the viewer's user id).
+    pub fn apply_reaction(&mut self, emoji: &str, user: &Member, on: bool, me: Option<i64>) {
+        let mine = me == Some(user.id);
+        let at = self.reactions.iter().position(|r| r.emoji == emoji);
+        match (at, on) {
+            (Some(at), true) => {
+                let reaction = &mut self.reactions[at];
+                if reaction.users.iter().any(|u| u.id == user.id) {
+                    return; // already applied (a replay)
+                }
+                reaction.count += 1;
+                reaction.mine |= mine;
+                if reaction.users.len() < REACTION_NAMES {
+                    reaction.users.push(user.clone());
+                }
+            }
+            (None, true) => self.reactions.push(ReactionCount {
+                emoji: emoji.to_owned(),
+                count: 1,
+                mine,
+                users: vec![user.clone()],
+            }),
+            (Some(at), false) => {
+                let reaction = &mut self.reactions[at];
+                let listed = reaction.users.len();
+                reaction.users.retain(|u| u.id != user.id);
+                // Not listed, and the list holds everyone: not one of them (a replay).
+                let unlisted = reaction.users.len() == listed;
+                if unlisted && listed >= reaction.count as usize {
+                    return;
+                }
+                reaction.count -= 1;
+                if mine {
+                    reaction.mine = false;
+                }
+                if reaction.count == 0 {
+                    self.reactions.remove(at);
+                }
+            }
+            (None, false) => {}
+        }
+    }
 }
 
 /// The quote of an answered message: enough to show it above the reply and jump to it.
@@ -406,6 +499,9 @@ pub struct RoomSummary {
     /// The newest message, for the sidebar's excerpt.
     #[serde(default)]
     pub last_message: Option<LastMessage>,
+    /// Visible to its members only (a direct-message room is one too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 /// Unread counts stop at this (the badge shows "999+").
@@ -507,6 +603,13 @@ pub struct ReadRequest {
     pub up_to: i64,
 }
 
+/// `POST /api/rooms/{slug}/messages/{id}/reactions` body: the `react` frame's field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactRequest {
+    /// The emoji to put on, or take off.
+    pub emoji: String,
+}
+
 /// One page of the room list (the home page; `GET /api/rooms` answers the rooms alone and
 /// puts the next page's address in a `Link` header).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -524,7 +627,24 @@ pub struct CreateRoomRequest {
     pub slug: String,
     /// The wanted title.
     pub title: String,
+    /// Visible to its members only: the creator and those invited.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
+    /// The usernames (accounts) invited to a private room.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
 }
+
+/// `POST /api/dm` body (the room of the caller and this account), and `POST
+/// /api/rooms/{slug}/members` body (invite this account to a private room).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernameRequest {
+    /// An account's username.
+    pub username: String,
+}
+
+/// Most members a private room may be created with at once.
+pub const MAX_INVITED: usize = 50;
 
 /// `POST /api/signup` and `POST /api/login` body.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -678,6 +798,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             reply_to: None,
+            reactions: Vec::new(),
         });
         let value: serde_json::Value =
             serde_json::to_value(&frame).expect("frames always serialise");

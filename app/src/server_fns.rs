@@ -119,8 +119,8 @@ pub async fn create_room(slug: String, title: String) -> Result<RoomSummary, App
 /// A room with its latest messages, for the room page.
 #[server(prefix = "/fn", endpoint = "room")]
 pub async fn room_page(slug: String) -> Result<RoomPageData, AppError> {
-    crate::backend::serve(move |backend, _| async move {
-        backend.room_page(&slug, HISTORY_ON_PAGE).await
+    crate::backend::serve(move |backend, parts| async move {
+        backend.room_page(&parts, &slug, HISTORY_ON_PAGE).await
     })
     .await
 }

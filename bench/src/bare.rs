@@ -142,6 +142,7 @@ async fn relay(
                 edited_at: None,
                 deleted: false,
                 reply_to: None,
+                reactions: Vec::new(),
             });
             if let Ok(encoded) = serde_json::to_string(&frame) {
                 let _ = room.send(Utf8Bytes::from(encoded));

@@ -1,9 +1,13 @@
 //! One stored message in the list: author, time, the quote of the message it answers, text,
-//! "(edited)", the tombstone of a deleted one, and — once hydrated — its actions: reply
-//! (anyone who may post), edit in place (the author) and delete (the author or the room's
-//! owner), the server checking them all again.
+//! "(edited)", its reactions, the tombstone of a deleted one, and — once hydrated — its
+//! actions: reply and react (anyone who may post), edit in place (the author) and delete (the
+//! author or the room's owner), the server checking them all again.
 
-use super::{mentions::TextWithMentions, RoomState};
+use super::{
+    mentions::TextWithMentions,
+    reactions::{ReactionChips, ReactionPicker},
+    RoomState,
+};
 use crate::{
     identity::ViewerContext,
     protocol::{ChatMessage, ReplyRef},
@@ -32,6 +36,10 @@ pub fn MessageItem(message: ChatMessage, state: RoomState) -> impl IntoView {
     });
     let editing = move || state.editing.get() == Some(id);
     let text = StoredValue::new(message.text.clone());
+    let viewer = expect_context::<ViewerContext>();
+    let hydrated = use_context::<Hydrated>().map(|h| h.0);
+    let can_react =
+        Signal::derive(move || hydrated.is_some_and(|h| h.get()) && viewer.id().is_some());
     view! {
         <li
             class="message"
@@ -51,13 +59,14 @@ pub fn MessageItem(message: ChatMessage, state: RoomState) -> impl IntoView {
             >
                 <Editor id text=text.get_value() state/>
             </Show>
-            <Actions message=message.clone() state/>
+            <ReactionChips id reactions=message.reactions.clone() state can_react/>
+            {view! { <Actions message=message.clone() state/> }.into_any()}
         </li>
     }
     .into_any()
 }
 
-/// Edit and delete, shown after hydration to whoever may use them.
+/// Reply, react, edit and delete, shown after hydration to whoever may use them.
 #[component]
 fn Actions(message: ChatMessage, state: RoomState) -> impl IntoView {
     let viewer = expect_context::<ViewerContext>();
@@ -91,6 +100,7 @@ fn Actions(message: ChatMessage, state: RoomState) -> impl IntoView {
             <span class="actions">
                 <Show when=can_reply>
                     <button type="button" class="reply" on:click=reply>"Reply"</button>
+                    <ReactionPicker id state/>
                 </Show>
                 <Show when=can_edit>
                     <button type="button" class="edit" on:click=move |_| state.editing.set(Some(id))>
@@ -118,6 +128,7 @@ fn Actions(message: ChatMessage, state: RoomState) -> impl IntoView {
             </span>
         </Show>
     }
+    .into_any()
 }
 
 /// The answered message, quoted above the reply; a click jumps to it (loading older pages

@@ -376,6 +376,17 @@ impl RoomState {
         }
     }
 
+    /// Someone's emoji went on or off message `id` (ignored for messages not in the page,
+    /// deleted ones, and a replay of what is already applied).
+    pub fn apply_reaction(&self, id: i64, emoji: &str, user: &Member, on: bool) {
+        let me = self.me.get_value();
+        self.change_message(id, |m| {
+            if !m.deleted {
+                m.apply_reaction(emoji, user, on, me);
+            }
+        });
+    }
+
     /// Changes the quotes of message `id` in the replies shown (if there are any).
     fn change_quotes(&self, id: i64, change: impl Fn(&mut ReplyRef)) {
         let quoted = self.messages.with_untracked(|list| {
@@ -498,6 +509,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             reply_to: None,
+            reactions: Vec::new(),
         }
     }
 

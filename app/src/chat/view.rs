@@ -84,7 +84,7 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                     // Keyed by what a row shows, so an edit or a deletion re-renders that row.
                     <For
                         each=move || state.messages.get()
-                        key=|m| (m.id, m.edited_at.clone(), m.deleted, m.reply_to.clone())
+                        key=|m| (m.id, m.edited_at.clone(), m.deleted, m.reply_to.clone(), m.reactions.clone())
                         let:message
                     >
                         <Show when={let id = message.id; move || divider.get() == Some(id)}>

@@ -41,6 +41,8 @@ pub async fn prepare(options: &Options, urls: &[String]) -> Result<Plan, String>
             .json(&CreateRoomRequest {
                 slug: slug.clone(),
                 title: format!("Benchmark {slug}"),
+                private: false,
+                members: Vec::new(),
             })
             .send()
             .await

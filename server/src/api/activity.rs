@@ -3,7 +3,7 @@
 
 use crate::http::{
     error::ApiError,
-    extract::{ApiJson, RequireIdentity},
+    extract::{ApiJson, MaybeIdentity, RequireIdentity},
     state::AppState,
 };
 use app::protocol::{ReadRequest, ServerFrame};
@@ -28,7 +28,7 @@ async fn typing(
     RequireIdentity(identity): RequireIdentity,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let room = state.chat.room(&slug).await?;
+    let room = state.chat.room(&slug, Some(&identity)).await?;
     state.chat.typing(&identity, &room).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -41,7 +41,7 @@ async fn read(
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<Json<ServerFrame>, ApiError> {
-    let room = state.chat.room(&slug).await?;
+    let room = state.chat.room(&slug, Some(&identity)).await?;
     let up_to = state.chat.mark_read(&identity, &room, body.up_to).await?;
     Ok(Json(ServerFrame::Read {
         room: room.slug.to_string(),
@@ -52,9 +52,10 @@ async fn read(
 /// `GET /api/rooms/{slug}/presence`: the `presence` frame (count and up to 50 members).
 async fn presence(
     State(state): State<AppState>,
+    MaybeIdentity(viewer): MaybeIdentity,
     Path(slug): Path<String>,
 ) -> Result<Json<ServerFrame>, ApiError> {
-    let room = state.chat.room(&slug).await?;
+    let room = state.chat.room(&slug, viewer.as_ref()).await?;
     Ok(Json(
         state.chat.presence().snapshot(room.slug.as_str()).await,
     ))

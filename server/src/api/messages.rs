@@ -1,7 +1,8 @@
 //! Messages without a WebSocket: `POST /api/rooms/{slug}/messages` sends (same body and
 //! idempotency as the `send` frame, same per-user message rate), `PATCH …/messages/{id}`
-//! edits, `DELETE …/messages/{id}` deletes, and `GET …/messages/{id}/edits` shows the room's
-//! owner a message's earlier texts. Each change answers with the room event everyone got.
+//! edits, `DELETE …/messages/{id}` deletes, `POST …/messages/{id}/reactions` toggles an emoji,
+//! and `GET …/messages/{id}/edits` shows the room's owner a message's earlier texts. Each
+//! change answers with the room event everyone got.
 
 use super::created_or_found;
 use crate::chat::Draft;
@@ -10,7 +11,7 @@ use crate::http::{
     extract::{ApiJson, RequireIdentity},
     state::AppState,
 };
-use app::protocol::{EarlierText, EditRequest, SendRequest, ServerFrame};
+use app::protocol::{EarlierText, EditRequest, ReactRequest, SendRequest, ServerFrame};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
             patch(edit).delete(delete),
         )
         .route("/api/rooms/{slug}/messages/{id}/edits", get(edits))
+        .route("/api/rooms/{slug}/messages/{id}/reactions", post(react))
 }
 
 /// Replaces the text of one's own message: 200 with the `message_edited` event.
@@ -37,7 +39,7 @@ async fn edit(
     ApiJson(body): ApiJson<EditRequest>,
 ) -> Result<Json<ServerFrame>, ApiError> {
     let id = message_id(&id)?;
-    let room = state.chat.room(&slug).await?;
+    let room = state.chat.room(&slug, Some(&identity)).await?;
     Ok(Json(
         state.chat.edit(&identity, &room, id, &body.text).await?,
     ))
@@ -51,8 +53,22 @@ async fn delete(
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<Json<ServerFrame>, ApiError> {
     let id = message_id(&id)?;
-    let room = state.chat.room(&slug).await?;
+    let room = state.chat.room(&slug, Some(&identity)).await?;
     Ok(Json(state.chat.delete_message(&identity, &room, id).await?))
+}
+
+/// Puts an emoji on a message, or takes the caller's off: 200 with the `reaction` event.
+async fn react(
+    State(state): State<AppState>,
+    RequireIdentity(identity): RequireIdentity,
+    Path((slug, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ReactRequest>,
+) -> Result<Json<ServerFrame>, ApiError> {
+    let id = message_id(&id)?;
+    let room = state.chat.room(&slug, Some(&identity)).await?;
+    Ok(Json(
+        state.chat.react(&identity, &room, id, &body.emoji).await?,
+    ))
 }
 
 /// A message's earlier texts, oldest first (the room's owner only).
@@ -62,7 +78,7 @@ async fn edits(
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<Json<Vec<EarlierText>>, ApiError> {
     let id = message_id(&id)?;
-    let room = state.chat.room(&slug).await?;
+    let room = state.chat.room(&slug, Some(&identity)).await?;
     let earlier = state.chat.earlier_texts(&identity, &room, id).await?;
     Ok(Json(
         earlier

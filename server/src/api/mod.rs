@@ -6,6 +6,7 @@
 mod activity;
 mod admin;
 mod messages;
+mod private;
 mod rooms;
 mod session;
 
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(rooms::router())
         .merge(messages::router())
+        .merge(private::router())
         .merge(activity::router())
         .merge(session::router())
         .merge(admin::router())

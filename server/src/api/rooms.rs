@@ -53,24 +53,33 @@ async fn list(
     Ok(response)
 }
 
-/// Creates a room owned by the caller (an account, or a guest where guests are allowed).
+/// Creates a room owned by the caller (an account, or a guest where guests are allowed);
+/// `"private": true` makes it visible only to the caller and the `members` invited.
 async fn create(
     State(state): State<AppState>,
     RequireIdentity(identity): RequireIdentity,
     ApiJson(body): ApiJson<CreateRoomRequest>,
 ) -> Result<(StatusCode, Json<RoomSummary>), ApiError> {
-    let room = state
-        .chat
-        .create_room(&identity, &body.slug, &body.title)
-        .await?;
+    let room = if body.private {
+        state
+            .chat
+            .create_private_room(&identity, &body.slug, &body.title, &body.members)
+            .await?
+    } else {
+        state
+            .chat
+            .create_room(&identity, &body.slug, &body.title)
+            .await?
+    };
     Ok((StatusCode::CREATED, Json(state.chat.summary(&room).await?)))
 }
 
 async fn show(
     State(state): State<AppState>,
+    MaybeIdentity(viewer): MaybeIdentity,
     Path(slug): Path<String>,
 ) -> Result<Json<RoomSummary>, ApiError> {
-    let room = state.chat.room(&slug).await?;
+    let room = state.chat.room(&slug, viewer.as_ref()).await?;
     Ok(Json(state.chat.summary(&room).await?))
 }
 

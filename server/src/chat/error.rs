@@ -21,6 +21,9 @@ pub enum ChatError {
     /// The identity may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A message carries as many emoji as it may (in all, or from this user).
+    #[error("{0}")]
+    TooManyReactions(&'static str),
     /// The user has created as many rooms as the quota allows (per hour or in all).
     #[error("{message}")]
     Quota {
@@ -41,6 +44,9 @@ pub enum ChatError {
     /// The channel layer failed.
     #[error("channel layer failed: {0}")]
     Layer(#[from] LayerError),
+    /// The operating system gave no random bytes (for a private room's slug).
+    #[error("The server could not draw a random name; try again.")]
+    NoRandomness,
     /// The writer task is gone (the server is shutting down).
     #[error("The server is shutting down; retry in a moment.")]
     WriterGone,
@@ -54,9 +60,11 @@ impl Fault for ChatError {
             ChatError::RoomExists(_) => ErrorCode::Conflict,
             ChatError::Forbidden(_) => ErrorCode::Forbidden,
             ChatError::RateLimited(_) => ErrorCode::RateLimited,
-            ChatError::Quota { .. } => ErrorCode::QuotaExceeded,
+            ChatError::Quota { .. } | ChatError::TooManyReactions(_) => ErrorCode::QuotaExceeded,
             ChatError::BadCursor => ErrorCode::Invalid,
-            ChatError::Store(_) | ChatError::Layer(_) => ErrorCode::Internal,
+            ChatError::Store(_) | ChatError::Layer(_) | ChatError::NoRandomness => {
+                ErrorCode::Internal
+            }
             ChatError::WriterGone => ErrorCode::Unavailable,
         }
     }

@@ -1,4 +1,4 @@
-//! Room events beyond new messages: edits and deletions (stored with the room's next seq,
+//! Room events beyond new messages: edits, deletions and reactions (stored with the room's next seq,
 //! then published to the room's group on every process), and the replay of every event
 //! after a seq, which is how any transport resumes.
 
@@ -6,9 +6,12 @@ use super::{encode, event_frame, ChatError, ChatService, Room, MAX_PAGE};
 use crate::{
     auth::Identity,
     layer::Delivery,
-    store::{Changed, Deleter, EarlierText, Refusal, RoomEvent},
+    store::{Changed, Deleter, EarlierText, ReactionLimits, Refusal, RoomEvent},
 };
-use app::{domain::MessageText, protocol::ServerFrame};
+use app::{
+    domain::MessageText,
+    protocol::{ServerFrame, MAX_REACTIONS_PER_USER, MAX_REACTION_EMOJI},
+};
 
 impl ChatService {
     /// Replaces the text of `who`'s message `id` in `room`. The text is validated like a
@@ -38,7 +41,47 @@ impl ChatService {
             seq: changed.seq,
             message: changed.message.clone(),
         };
-        self.publish_event(room, &changed, &event).await
+        self.publish_event(room, id, &event).await
+    }
+
+    /// Puts `emoji` on message `id` for `who`, or takes it off if they had put it there.
+    /// Anything but one emoji is refused; toggles are charged to the message rate (a
+    /// reaction is a room event every member receives, like a message).
+    pub async fn react(
+        &self,
+        who: &Identity,
+        room: &Room,
+        id: i64,
+        emoji: &str,
+    ) -> Result<ServerFrame, ChatError> {
+        let emoji = super::emoji::one_emoji(emoji)?;
+        self.inner.limits.message(who.user_id).await?;
+        let limits = ReactionLimits {
+            distinct: MAX_REACTION_EMOJI,
+            per_user: MAX_REACTIONS_PER_USER,
+        };
+        let change = self
+            .inner
+            .store
+            .toggle_reaction(
+                room.id,
+                id,
+                who.user_id,
+                emoji,
+                limits,
+                crate::store::now_millis(),
+            )
+            .await?
+            .map_err(|refusal| refusal_error(refusal, id, "Anyone here may react."))?;
+        let event = RoomEvent::Reaction {
+            seq: change.seq,
+            message_id: id,
+            emoji: emoji.to_owned(),
+            user_id: who.user_id,
+            user_name: change.user_name,
+            on: change.on,
+        };
+        self.publish_event(room, id, &event).await
     }
 
     /// Deletes message `id` in `room`: its author may, and so may the room's owner. The text
@@ -68,7 +111,7 @@ impl ChatService {
             seq: changed.seq,
             message_id: id,
         };
-        let frame = self.publish_event(room, &changed, &event).await?;
+        let frame = self.publish_event(room, id, &event).await?;
         // The room list shows the last message's excerpt: if that one went, every lobby
         // re-reads the room (it now says "message deleted").
         if changed.newest_message == id {
@@ -101,13 +144,14 @@ impl ChatService {
         Ok(self.inner.store.earlier_texts(id).await?)
     }
 
-    /// Up to `limit` room events after seq `since`, in order, as frames: messages as they
-    /// stand now (deleted ones as tombstones), edits and deletions.
+    /// Up to `limit` room events after seq `since`, in order, as frames for `viewer`:
+    /// messages as they stand now (deleted ones as tombstones), edits, deletions, reactions.
     pub async fn events_since(
         &self,
         room: &Room,
         since: i64,
         limit: u32,
+        viewer: Option<i64>,
     ) -> Result<Vec<ServerFrame>, ChatError> {
         let events = self
             .inner
@@ -116,7 +160,7 @@ impl ChatService {
             .await?;
         Ok(events
             .iter()
-            .map(|event| event_frame(event, room.slug.as_str()))
+            .map(|event| event_frame(event, room.slug.as_str(), viewer))
             .collect())
     }
 
@@ -125,13 +169,13 @@ impl ChatService {
     async fn publish_event(
         &self,
         room: &Room,
-        changed: &Changed,
+        message_id: i64,
         event: &RoomEvent,
     ) -> Result<ServerFrame, ChatError> {
-        let frame = event_frame(event, room.slug.as_str());
+        let frame = event_frame(event, room.slug.as_str(), None);
         let delivery = Delivery::Message {
-            id: changed.message.id,
-            seq: changed.seq,
+            id: message_id,
+            seq: event.seq(),
             frame: encode(&frame),
         };
         // Stored already: a member that misses the delivery repairs the gap from the store.
@@ -148,8 +192,19 @@ fn refused(
     id: i64,
     not_yours: &'static str,
 ) -> Result<Changed, ChatError> {
-    outcome.map_err(|refusal| match refusal {
+    outcome.map_err(|refusal| refusal_error(refusal, id, not_yours))
+}
+
+/// What a refusal of a change to message `id` tells the client.
+fn refusal_error(refusal: Refusal, id: i64, not_yours: &'static str) -> ChatError {
+    match refusal {
         Refusal::NoSuchMessage => ChatError::MessageNotFound(id),
         Refusal::NotYours => ChatError::Forbidden(not_yours),
-    })
+        Refusal::TooManyEmoji => ChatError::TooManyReactions(
+            "This message already carries 20 different emoji; add to one of those.",
+        ),
+        Refusal::TooManyOfYours => {
+            ChatError::TooManyReactions("You have put 8 emoji on this message; take one off first.")
+        }
+    }
 }

@@ -17,7 +17,7 @@
 //! assigned under the write lock in commit order). Without the window, every member of a
 //! busy room read the store on every such crossing — hundreds of reads for one message.
 
-use super::{encode, event_frame, to_wire, ChatError, ChatService, Room, MAX_PAGE};
+use super::{encode, event_frame, to_wire_for, ChatError, ChatService, Room, MAX_PAGE};
 use crate::auth::{user_group, Identity};
 use crate::layer::{Channel, CloseReason, Delivery, Frame};
 use app::protocol::{ErrorBody, ErrorCode, ServerFrame};
@@ -92,6 +92,8 @@ pub struct RoomFeed {
     channel: Channel,
     /// The handle of the viewer's session (0: anonymous): its end closes the feed.
     session: u64,
+    /// The viewer's user id (0: anonymous): replayed messages mark their reactions `mine`.
+    viewer: i64,
     /// The newest message id emitted (or the room's newest when following live from now).
     last_id: i64,
     /// The seq of the last event emitted (or the room's head at open).
@@ -165,6 +167,7 @@ impl RoomFeed {
             room,
             channel,
             session,
+            viewer: viewer.map_or(0, |viewer| viewer.user_id),
             last_id: head.id,
             last_seq: head.seq,
             catch_up,
@@ -368,8 +371,11 @@ impl RoomFeed {
                     cursor = row.id;
                     // Messages alone: the head's seq (set at open) stays where live starts.
                     self.last_id = self.last_id.max(row.id);
-                    let frame =
-                        encode(&ServerFrame::Message(to_wire(row, self.room.slug.as_str())));
+                    let frame = encode(&ServerFrame::Message(to_wire_for(
+                        row,
+                        self.room.slug.as_str(),
+                        self.viewer(),
+                    )));
                     self.ready.push_back(FeedEvent::Frame {
                         seq: Some(row.seq),
                         frame,
@@ -384,7 +390,7 @@ impl RoomFeed {
                 let done = events.len() < MAX_PAGE as usize;
                 let cursor = events.last().map_or(cursor, |event| event.seq());
                 for event in &events {
-                    let frame = encode(&event_frame(event, self.room.slug.as_str()));
+                    let frame = encode(&event_frame(event, self.room.slug.as_str(), self.viewer()));
                     if let crate::store::RoomEvent::Message(row) = event {
                         self.last_id = self.last_id.max(row.id);
                     }
@@ -408,8 +414,13 @@ impl RoomFeed {
             self.last_id = self.last_id.max(row.id);
         }
         self.last_seq = seq;
-        let frame = encode(&event_frame(event, self.room.slug.as_str()));
+        let frame = encode(&event_frame(event, self.room.slug.as_str(), self.viewer()));
         self.push_event(seq, frame);
+    }
+
+    /// The viewer's user id, if the feed has one.
+    fn viewer(&self) -> Option<i64> {
+        (self.viewer != 0).then_some(self.viewer)
     }
 
     fn push_event(&mut self, seq: i64, frame: Frame) {

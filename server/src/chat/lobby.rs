@@ -33,6 +33,9 @@ pub(super) enum Note {
         room: RoomSummary,
         /// The new messages, in order.
         posted: Vec<Posted>,
+        /// A private room's members: nobody else hears of it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        members: Option<Vec<i64>>,
     },
     /// A room was created or renamed: each consumer reads it for its viewer.
     #[serde(rename = "lobby_changed")]
@@ -45,6 +48,9 @@ pub(super) enum Note {
     Gone {
         /// The room's slug.
         slug: String,
+        /// A private room's members: nobody else hears of it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        members: Option<Vec<i64>>,
     },
 }
 
@@ -64,7 +70,8 @@ pub(super) async fn announce_activity(
     rooms: Vec<crate::store::RoomWithStats>,
     outcomes: &[Result<crate::store::Inserted, crate::store::StoreError>],
 ) {
-    for stats in rooms {
+    for mut stats in rooms {
+        let members = stats.members.take();
         let mut newest: Option<&crate::store::MessageRecord> = None;
         let posted: Vec<Posted> = outcomes
             .iter()
@@ -89,7 +96,15 @@ pub(super) async fn announce_activity(
             excerpt: LastMessage::excerpt_of(&record.text),
             sent_at: crate::store::format_millis(record.sent_at),
         });
-        publish(layer, &Note::Activity { room, posted }).await;
+        publish(
+            layer,
+            &Note::Activity {
+                room,
+                posted,
+                members,
+            },
+        )
+        .await;
     }
 }
 
@@ -239,9 +254,25 @@ impl LobbyFeed {
         Ok(out.map(|frame| FeedEvent::Frame { seq: None, frame }))
     }
 
+    /// Whether the viewer may hear of a room with these `members` (`None`: public).
+    fn may_see(&self, members: Option<&Vec<i64>>) -> bool {
+        match (members, &self.viewer) {
+            (None, _) => true,
+            (Some(members), Some((viewer, _))) => members.contains(&viewer.user_id),
+            (Some(_), None) => false,
+        }
+    }
+
     async fn on_note(&mut self, note: Note) -> Result<Option<Frame>, ChatError> {
         match note {
-            Note::Activity { mut room, posted } => {
+            Note::Activity { members, .. } | Note::Gone { members, .. }
+                if !self.may_see(members.as_ref()) =>
+            {
+                Ok(None)
+            }
+            Note::Activity {
+                mut room, posted, ..
+            } => {
                 let Some((viewer, username)) = &self.viewer else {
                     return Ok(Some(room_frame(room)));
                 };
@@ -266,7 +297,7 @@ impl LobbyFeed {
                 }
             }
             Note::Changed { slug } => self.reread(&slug).await,
-            Note::Gone { slug } => {
+            Note::Gone { slug, .. } => {
                 self.counts.remove(&slug);
                 Ok(Some(super::encode(&ServerFrame::RoomGone { slug })))
             }

@@ -12,11 +12,13 @@
 //! The service knows identities ([`Identity`]), its own errors ([`ChatError`]) and two ports,
 //! the [`Store`] and the [`ChannelLayer`]; nothing here knows HTTP.
 
+mod emoji;
 mod error;
 mod events;
 mod feed;
 pub mod lobby;
 pub mod presence;
+mod private;
 mod room;
 mod typing;
 mod watch;
@@ -29,14 +31,14 @@ pub use lobby::LobbyFeed;
 pub use presence::{Presence, PresenceGuard};
 pub use room::{room_group, Room};
 pub use watch::{RoomWatch, WatchEvent};
-pub use wire::{encode, event_frame, to_wire};
+pub use wire::{encode, event_frame, to_wire, to_wire_for};
 pub use writer::CommitWindow;
 
 use crate::{
     auth::Identity,
     layer::{ChannelLayer, CloseReason, Delivery},
     limits::Limits,
-    store::{Inserted, NewMessage, RoomCursor, Store, StoreError},
+    store::{Inserted, NewMessage, RoomCursor, Store},
 };
 use app::{
     domain::{ClientId, DisplayName, Invalid, MessageText, RoomSlug, RoomTitle},
@@ -295,7 +297,7 @@ impl ChatService {
         slug: &str,
         draft: Draft<'_>,
     ) -> Result<Sent, ChatError> {
-        let room = self.room(slug).await?;
+        let room = self.room(slug, Some(author)).await?;
         self.submit(author, &room, draft).await?.await
     }
 
@@ -310,7 +312,8 @@ impl ChatService {
     ) -> Result<Sent, ChatError> {
         let name = DisplayName::parse(name)?;
         let author: Identity = self.inner.store.system_user(name.as_str()).await?.into();
-        let room = self.room(slug).await?;
+        // The system author is no member of private rooms: announcements are public.
+        let room = self.room(slug, None).await?;
         let draft = Draft {
             text,
             client_id,
@@ -383,46 +386,29 @@ impl ChatService {
         })
     }
 
-    /// Resolves a slug to a room; an invalid slug is simply not found.
-    pub async fn room(&self, slug: &str) -> Result<Room, ChatError> {
+    /// Resolves a slug to a room as `viewer` (`None`: anonymous) may see it. An invalid slug,
+    /// and a private room the viewer is no member of, are simply not found: every path
+    /// goes through here, so a private room's existence leaks nowhere.
+    pub async fn room(&self, slug: &str, viewer: Option<&Identity>) -> Result<Room, ChatError> {
         let not_found = || ChatError::RoomNotFound(slug.to_owned());
         let slug = RoomSlug::parse(slug).map_err(|_| not_found())?;
         let record = self
             .inner
             .store
-            .room_by_slug(slug.as_str())
+            .visible_room(slug.as_str(), viewer.map_or(0, |v| v.user_id))
             .await?
             .ok_or_else(not_found)?;
         Ok(Room::from_record(record, slug))
     }
 
-    /// Creates a room owned by `owner`, within the owner's room quota.
+    /// Creates a public room owned by `owner`, within the owner's room quota.
     pub async fn create_room(
         &self,
         owner: &Identity,
         slug: &str,
         title: &str,
     ) -> Result<Room, ChatError> {
-        let slug = RoomSlug::parse(slug)?;
-        let title = RoomTitle::parse(title)?;
-        self.check_room_quota(owner).await?;
-        let record = self
-            .inner
-            .store
-            .create_room(slug.as_str(), title.as_str(), Some(owner.user_id))
-            .await
-            .map_err(|e| match e {
-                StoreError::Duplicate => ChatError::RoomExists(slug.to_string()),
-                other => ChatError::Store(other),
-            })?;
-        lobby::publish(
-            self.inner.layer.as_ref(),
-            &lobby::Note::Changed {
-                slug: slug.to_string(),
-            },
-        )
-        .await;
-        Ok(Room::from_record(record, slug))
+        self.create_room_with(owner, slug, title, None).await
     }
 
     /// Refuses a room beyond the owner's quota (per rolling hour, and in all).
@@ -463,10 +449,16 @@ impl ChatService {
     /// Deletes a room (owner only): removes it and its messages, then tells every member in
     /// every process and closes their connections.
     pub async fn delete_room(&self, by: &Identity, slug: &str) -> Result<(), ChatError> {
-        let room = self.room(slug).await?;
+        let room = self.room(slug, Some(by)).await?;
         if room.owner_id != Some(by.user_id) {
             return Err(ChatError::Forbidden("Only the room's owner can delete it."));
         }
+        // A private room's end is news to its members alone.
+        let members = if room.private {
+            Some(self.inner.store.room_member_ids(room.id).await?)
+        } else {
+            None
+        };
         self.inner.store.delete_room(room.id).await?;
         let frame = encode(&ServerFrame::RoomDeleted {
             room: room.slug.to_string(),
@@ -485,6 +477,7 @@ impl ChatService {
             self.inner.layer.as_ref(),
             &lobby::Note::Gone {
                 slug: room.slug.to_string(),
+                members,
             },
         )
         .await;
@@ -498,7 +491,7 @@ impl ChatService {
         slug: &str,
         title: &str,
     ) -> Result<Room, ChatError> {
-        let mut room = self.room(slug).await?;
+        let mut room = self.room(slug, Some(by)).await?;
         if room.owner_id != Some(by.user_id) {
             return Err(ChatError::Forbidden("Only the room's owner can rename it."));
         }
@@ -574,12 +567,14 @@ impl ChatService {
             .ok_or_else(|| ChatError::RoomNotFound(room.slug.to_string()))
     }
 
-    /// The newest `limit` messages before `before` (or the newest overall), oldest first.
+    /// The newest `limit` messages before `before` (or the newest overall), oldest first, as
+    /// `viewer` sees them.
     pub async fn history(
         &self,
         room: &Room,
         before: Option<i64>,
         limit: u32,
+        viewer: Option<i64>,
     ) -> Result<Vec<ChatMessage>, ChatError> {
         let rows = self
             .inner
@@ -588,16 +583,17 @@ impl ChatService {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| to_wire(r, room.slug.as_str()))
+            .map(|r| to_wire_for(r, room.slug.as_str(), viewer))
             .collect())
     }
 
-    /// Up to `limit` messages after `after`, oldest first.
+    /// Up to `limit` messages after `after`, oldest first, as `viewer` sees them.
     pub async fn after(
         &self,
         room: &Room,
         after: i64,
         limit: u32,
+        viewer: Option<i64>,
     ) -> Result<Vec<ChatMessage>, ChatError> {
         let rows = self
             .inner
@@ -606,7 +602,7 @@ impl ChatService {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| to_wire(r, room.slug.as_str()))
+            .map(|r| to_wire_for(r, room.slug.as_str(), viewer))
             .collect())
     }
 

@@ -14,6 +14,8 @@ pub struct Room {
     pub title: String,
     /// Who created it.
     pub owner_id: Option<i64>,
+    /// Visible to its members only.
+    pub private: bool,
 }
 
 impl Room {
@@ -24,6 +26,7 @@ impl Room {
             slug,
             title: record.title,
             owner_id: record.owner_id,
+            private: record.private,
         }
     }
 

@@ -106,7 +106,7 @@ async fn send_validates_stores_then_publishes() {
     assert_eq!(sent.message.text, "hi");
     assert!(!sent.duplicate);
     // Stored before published: it is already readable.
-    let stored = chat.after(&room, 0, 10).await.expect("read");
+    let stored = chat.after(&room, 0, 10, None).await.expect("read");
     assert_eq!(stored, vec![sent.message.clone()]);
     assert_eq!(next_text(&mut feed).await, "hi");
 
@@ -230,7 +230,7 @@ async fn only_the_owner_deletes_a_room_and_members_are_told() {
         other => panic!("expected a close, got {other:?}"),
     }
     assert!(matches!(
-        chat.room("doomed").await,
+        chat.room("doomed", None).await,
         Err(ChatError::RoomNotFound(_))
     ));
 }

@@ -2,12 +2,19 @@
 
 use crate::{
     layer::Frame,
-    store::{MessageRecord, RoomEvent, RoomWithStats},
+    store::{MessageRecord, Reactions, RoomEvent, RoomWithStats},
 };
-use app::protocol::{ChatMessage, ReplyRef, RoomSummary, ServerFrame};
+use app::protocol::{
+    ChatMessage, Member, ReactionCount, ReplyRef, RoomSummary, ServerFrame, REACTION_NAMES,
+};
 
-/// A stored row as the protocol's message.
+/// A stored row as the protocol's message (as everyone sees it: no reaction is `mine`).
 pub fn to_wire(record: &MessageRecord, room_slug: &str) -> ChatMessage {
+    to_wire_for(record, room_slug, None)
+}
+
+/// A stored row as the protocol's message, as `viewer` sees it (their reactions `mine`).
+pub fn to_wire_for(record: &MessageRecord, room_slug: &str, viewer: Option<i64>) -> ChatMessage {
     ChatMessage {
         id: record.id,
         seq: record.seq,
@@ -25,13 +32,44 @@ pub fn to_wire(record: &MessageRecord, room_slug: &str) -> ChatMessage {
             }
             _ => None,
         },
+        reactions: reaction_counts(&record.reactions, viewer),
     }
 }
 
-/// A stored room event as the frame every member gets.
-pub fn event_frame(event: &RoomEvent, room_slug: &str) -> ServerFrame {
+/// Who put which emoji on a message, counted per emoji in the order each first appeared.
+fn reaction_counts(reactions: &Reactions, viewer: Option<i64>) -> Vec<ReactionCount> {
+    let mut counts: Vec<ReactionCount> = Vec::new();
+    for reacted in &reactions.0 {
+        let at = match counts.iter().position(|c| c.emoji == reacted.emoji) {
+            Some(at) => at,
+            None => {
+                counts.push(ReactionCount {
+                    emoji: reacted.emoji.clone(),
+                    count: 0,
+                    mine: false,
+                    users: Vec::new(),
+                });
+                counts.len() - 1
+            }
+        };
+        let count = &mut counts[at];
+        count.count += 1;
+        count.mine |= viewer == Some(reacted.user_id);
+        if count.users.len() < REACTION_NAMES {
+            count.users.push(Member {
+                id: reacted.user_id,
+                name: reacted.user_name.clone(),
+            });
+        }
+    }
+    counts
+}
+
+/// A stored room event as the frame every member gets (`viewer`: whose reactions a replayed
+/// message marks `mine`).
+pub fn event_frame(event: &RoomEvent, room_slug: &str, viewer: Option<i64>) -> ServerFrame {
     match event {
-        RoomEvent::Message(record) => ServerFrame::Message(to_wire(record, room_slug)),
+        RoomEvent::Message(record) => ServerFrame::Message(to_wire_for(record, room_slug, viewer)),
         RoomEvent::Edited { seq, message } => ServerFrame::MessageEdited {
             seq: *seq,
             id: message.id,
@@ -41,6 +79,23 @@ pub fn event_frame(event: &RoomEvent, room_slug: &str) -> ServerFrame {
         RoomEvent::Deleted { seq, message_id } => ServerFrame::MessageDeleted {
             seq: *seq,
             id: *message_id,
+        },
+        RoomEvent::Reaction {
+            seq,
+            message_id,
+            emoji,
+            user_id,
+            user_name,
+            on,
+        } => ServerFrame::Reaction {
+            seq: *seq,
+            id: *message_id,
+            emoji: emoji.clone(),
+            user: Member {
+                id: *user_id,
+                name: user_name.clone(),
+            },
+            on: *on,
         },
     }
 }
@@ -57,6 +112,7 @@ pub(super) fn summary_from(room: RoomWithStats) -> RoomSummary {
         mentions: 0,
         read_up_to: 0,
         last_message: None,
+        private: room.private,
     }
 }
 

@@ -10,6 +10,7 @@ use super::{
     gate::{Full, Gate, Pass},
     origin::{OriginCheck, OriginPolicy},
 };
+use crate::auth::Identity;
 use crate::chat::{ChatService, Room};
 use app::protocol::ErrorCode;
 use axum::http::HeaderMap;
@@ -61,18 +62,19 @@ impl Admission {
         &self.origins
     }
 
-    /// Checks the origin, resolves the room and takes a slot, in that order (a foreign page
-    /// learns nothing about rooms, and a refused request holds no slot).
+    /// Checks the origin, resolves the room as `viewer` may see it and takes a slot, in
+    /// that order (a foreign page learns nothing about rooms, a private room is not found
+    /// by a non-member, and a refused request holds no slot).
     pub async fn admit(
         &self,
         chat: &ChatService,
         headers: &HeaderMap,
         client: Option<IpAddr>,
-        slug: &str,
+        (slug, viewer): (&str, Option<&Identity>),
         rule: OriginRule,
     ) -> Result<Admitted, ApiError> {
         self.check_origin(headers, rule)?;
-        let room = chat.room(slug).await?;
+        let room = chat.room(slug, viewer).await?;
         let slot = self.slots.enter(client).map_err(refusal)?;
         Ok(Admitted { room, slot })
     }

@@ -142,10 +142,20 @@ impl Backend for ServerBackend {
         self.state.chat.delete_room(&by, slug).await.map_err(fault)
     }
 
-    async fn room_page(&self, slug: &str, limit: u32) -> Result<RoomPageData, AppError> {
+    async fn room_page(
+        &self,
+        req: &Parts,
+        slug: &str,
+        limit: u32,
+    ) -> Result<RoomPageData, AppError> {
+        let viewer = self.identity(req).await?;
         let chat = &self.state.chat;
-        let room = chat.room(slug).await.map_err(fault)?;
-        let messages = chat.history(&room, None, limit).await.map_err(fault)?;
+        let room = chat.room(slug, viewer.as_ref()).await.map_err(fault)?;
+        let viewer = viewer.map(|v| v.user_id);
+        let messages = chat
+            .history(&room, None, limit, viewer)
+            .await
+            .map_err(fault)?;
         let room = chat.summary(&room).await.map_err(fault)?;
         Ok(RoomPageData { room, messages })
     }

@@ -1,4 +1,5 @@
-//! Room events other than new messages — edits and deletions — and the reads that replay
+//! Room events other than new messages — edits, deletions (reactions: `reactions.rs`) — and
+//! the reads that replay
 //! every event of a room after a seq (`since=`).
 //!
 //! An event takes the room's next seq in the same transaction that changes the message:
@@ -31,6 +32,21 @@ pub enum RoomEvent {
         /// Which message.
         message_id: i64,
     },
+    /// Someone put an emoji on a message, or took theirs off.
+    Reaction {
+        /// The event's seq.
+        seq: i64,
+        /// Which message.
+        message_id: i64,
+        /// Which emoji.
+        emoji: String,
+        /// Who.
+        user_id: i64,
+        /// Their display name now.
+        user_name: String,
+        /// On (true) or off.
+        on: bool,
+    },
 }
 
 impl RoomEvent {
@@ -38,7 +54,9 @@ impl RoomEvent {
     pub fn seq(&self) -> i64 {
         match self {
             RoomEvent::Message(message) => message.seq,
-            RoomEvent::Edited { seq, .. } | RoomEvent::Deleted { seq, .. } => *seq,
+            RoomEvent::Edited { seq, .. }
+            | RoomEvent::Deleted { seq, .. }
+            | RoomEvent::Reaction { seq, .. } => *seq,
         }
     }
 }
@@ -50,6 +68,10 @@ pub enum Refusal {
     NoSuchMessage,
     /// The message is someone else's (and the actor may not delete it either).
     NotYours,
+    /// The message carries as many different emoji as it may.
+    TooManyEmoji,
+    /// The user has put as many emoji on this message as one may.
+    TooManyOfYours,
 }
 
 /// What an accepted change did.
@@ -84,7 +106,7 @@ pub struct EarlierText {
 
 /// A change under way: its transaction (holding the write lock), the seq it takes and the
 /// message as it stood.
-type OpenChange = (
+pub(super) type OpenChange = (
     sqlx::Transaction<'static, sqlx::Sqlite>,
     RoomHead,
     MessageRecord,
@@ -94,7 +116,7 @@ impl Store {
     /// Begins a change of `message_id` in `room_id`: takes the room's next seq (and so the
     /// write lock) and reads the message. A missing or deleted message, or one `may` refuses,
     /// is a refusal; the transaction then rolls back and no seq is used.
-    async fn open_change(
+    pub(super) async fn open_change(
         &self,
         room_id: i64,
         message_id: i64,
@@ -142,7 +164,7 @@ impl Store {
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
-        record_event(&mut tx, room_id, head.seq, "edit", message_id, at).await?;
+        record_event(&mut tx, room_id, head.seq, ("edit", message_id), at, None).await?;
         tx.commit().await?;
         Ok(Ok(Changed {
             seq: head.seq,
@@ -176,12 +198,17 @@ impl Store {
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
+        // A tombstone carries nothing: its reactions go with its text.
+        sqlx::query("DELETE FROM reactions WHERE message_id = ?")
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE messages SET text = '', deleted_at = ? WHERE id = ?")
             .bind(at)
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
-        record_event(&mut tx, room_id, head.seq, "delete", message_id, at).await?;
+        record_event(&mut tx, room_id, head.seq, ("delete", message_id), at, None).await?;
         tx.commit().await?;
         Ok(Ok(Changed {
             seq: head.seq,
@@ -220,7 +247,7 @@ impl Store {
     }
 
     /// Up to `limit` events of the room with `after < seq <= until`, in seq order: messages
-    /// as they stand now, edits and deletions.
+    /// as they stand now, edits, deletions and reactions.
     pub async fn events_between(
         &self,
         room_id: i64,
@@ -238,9 +265,11 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let changes = sqlx::query_as::<_, (i64, String, i64)>(
-            "SELECT seq, kind, message_id FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ?
-             ORDER BY seq LIMIT ?",
+        let changes = sqlx::query_as::<_, ChangeRow>(
+            "SELECT e.seq, e.kind, e.message_id, e.emoji, e.user_id, u.display_name AS user_name
+               FROM room_events e LEFT JOIN users u ON u.id = e.user_id
+              WHERE e.room_id = ? AND e.seq > ? AND e.seq <= ?
+              ORDER BY e.seq LIMIT ?",
         )
         .bind(room_id)
         .bind(after)
@@ -250,7 +279,7 @@ impl Store {
         .await?;
         // The messages the edits replay, as they are now (one read for all of them).
         let edited: std::collections::HashMap<i64, MessageRecord> =
-            if changes.iter().any(|(_, kind, _)| kind == "edit") {
+            if changes.iter().any(|change| change.kind == "edit") {
                 sqlx::query_as::<_, MessageRecord>(&format!(
                     "SELECT {COLUMNS} FROM messages WHERE id IN (
                      SELECT message_id FROM room_events
@@ -270,14 +299,29 @@ impl Store {
                 std::collections::HashMap::new()
             };
         let mut events: Vec<RoomEvent> = messages.into_iter().map(RoomEvent::Message).collect();
-        for (seq, kind, message_id) in changes {
-            let event = match edited.get(&message_id) {
-                Some(message) if kind == "edit" && message.deleted_at.is_none() => {
-                    RoomEvent::Edited {
+        for change in changes {
+            let ChangeRow {
+                seq,
+                kind,
+                message_id,
+                ..
+            } = change;
+            let event = match (kind.as_str(), change.emoji, change.user_id) {
+                ("react" | "unreact", Some(emoji), Some(user_id)) => RoomEvent::Reaction {
+                    seq,
+                    message_id,
+                    emoji,
+                    user_id,
+                    user_name: change.user_name.unwrap_or_default(),
+                    on: kind == "react",
+                },
+                ("edit", ..) => match edited.get(&message_id) {
+                    Some(message) if message.deleted_at.is_none() => RoomEvent::Edited {
                         seq,
                         message: message.clone(),
-                    }
-                }
+                    },
+                    _ => RoomEvent::Deleted { seq, message_id },
+                },
                 _ => RoomEvent::Deleted { seq, message_id },
             };
             events.push(event);
@@ -320,22 +364,39 @@ async fn live_message(
     .await?)
 }
 
-async fn record_event(
+/// One row of `room_events` as a replay reads it.
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    kind: String,
+    message_id: i64,
+    emoji: Option<String>,
+    user_id: Option<i64>,
+    user_name: Option<String>,
+}
+
+/// Records event `seq` of the room: `what` is its kind and message; a reaction also names
+/// who and which emoji.
+pub(super) async fn record_event(
     tx: &mut Transaction<'_, Sqlite>,
     room_id: i64,
     seq: i64,
-    kind: &str,
-    message_id: i64,
+    (kind, message_id): (&str, i64),
     at: i64,
+    reaction: Option<(i64, &str)>,
 ) -> Result<(), StoreError> {
+    let (user_id, emoji) = reaction.unzip();
     sqlx::query(
-        "INSERT INTO room_events (room_id, seq, kind, message_id, at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO room_events (room_id, seq, kind, message_id, at, user_id, emoji)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(room_id)
     .bind(seq)
     .bind(kind)
     .bind(message_id)
     .bind(at)
+    .bind(user_id)
+    .bind(emoji)
     .execute(&mut **tx)
     .await?;
     Ok(())

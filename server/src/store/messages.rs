@@ -51,6 +51,9 @@ pub struct MessageRecord {
     pub reply_author: Option<String>,
     /// That message's text as it stands now (empty once it was deleted).
     pub reply_text: Option<String>,
+    /// The emoji on it and who put them there, read with the row.
+    #[sqlx(try_from = "String")]
+    pub reactions: super::Reactions,
 }
 
 /// The outcome of inserting one [`NewMessage`].
@@ -92,12 +95,16 @@ pub struct RoomHead {
 
 /// The columns of a [`MessageRecord`], for `SELECT … FROM messages`. The answered message's
 /// author and text are read from it each time (a primary-key lookup, only for replies), so a
-/// quote follows its edits and loses its text with a deletion.
+/// quote follows its edits and loses its text with a deletion; the reactions come as one JSON
+/// array of `[emoji, user id, name]` (a range read of the reactions' primary key).
 pub(super) const COLUMNS: &str =
     "id, room_id, seq, author_id, author_name, text, client_id, sent_at, edited_at, deleted_at,
      reply_to,
      (SELECT q.author_name FROM messages q WHERE q.id = messages.reply_to) AS reply_author,
-     (SELECT q.text FROM messages q WHERE q.id = messages.reply_to) AS reply_text";
+     (SELECT q.text FROM messages q WHERE q.id = messages.reply_to) AS reply_text,
+     (SELECT json_group_array(json_array(r.emoji, r.user_id, u.display_name) ORDER BY r.at, r.user_id)
+        FROM reactions r JOIN users u ON u.id = r.user_id
+       WHERE r.message_id = messages.id) AS reactions";
 
 impl Store {
     /// Stores a batch of messages in one transaction (one fsync for the lot), in order, on

@@ -9,6 +9,7 @@
 mod busy;
 mod events;
 mod messages;
+mod reactions;
 mod reads;
 mod rooms;
 mod users;
@@ -16,6 +17,7 @@ mod writer;
 
 pub use events::{Changed, Deleter, EarlierText, Refusal, RoomEvent};
 pub use messages::{Inserted, MessageRecord, NewMessage, RoomHead, Written};
+pub use reactions::{Reacted, ReactionChange, ReactionLimits, Reactions};
 pub use reads::{ListedRoom, Unread};
 pub use rooms::{RoomCursor, RoomRecord, RoomWithStats};
 pub use users::UserRecord;

@@ -132,7 +132,7 @@ impl Store {
         });
         let sql = listed_sql(
             user_id,
-            "WHERE (r.active_at, r.id) < (?3, ?4) ORDER BY r.active_at DESC, r.id DESC LIMIT ?5",
+            "(r.active_at, r.id) < (?3, ?4) ORDER BY r.active_at DESC, r.id DESC LIMIT ?5",
         );
         let rooms = sqlx::query_as::<_, ListedRoom>(&sql)
             .bind(user_id)
@@ -152,7 +152,7 @@ impl Store {
         username: Option<&str>,
         slug: &str,
     ) -> Result<Option<ListedRoom>, StoreError> {
-        let sql = listed_sql(user_id, "WHERE r.slug = ?3");
+        let sql = listed_sql(user_id, "r.slug = ?3");
         let room = sqlx::query_as::<_, ListedRoom>(&sql)
             .bind(user_id)
             .bind(mention_pattern(username))
@@ -163,8 +163,8 @@ impl Store {
     }
 }
 
-/// The room-list query for `user_id` (0: anonymous) with `tail` (WHERE, ORDER, LIMIT from
-/// ?3 on).
+/// The room-list query for `user_id` (0: anonymous, bound at ?1) over the rooms they may see,
+/// with `tail` (the rest of the WHERE, ORDER, LIMIT, binding from ?3 on).
 fn listed_sql(user_id: i64, tail: &str) -> String {
     let unread = if user_id == 0 {
         "0 AS unread, 0 AS mentions, 0 AS up_to".to_owned()
@@ -173,11 +173,12 @@ fn listed_sql(user_id: i64, tail: &str) -> String {
     };
     format!(
         "SELECT r.slug, r.title, r.message_count, r.last_message_at, r.owner_id, r.active_at,
-                r.id, {unread},
+                r.id, r.private, {unread},
                 lm.id AS last_id, lm.author_name AS last_author, lm.text AS last_text,
                 lm.sent_at AS last_sent_at
          FROM rooms r LEFT JOIN messages lm ON lm.id = r.last_message_id AND r.last_message_id > 0
-         {tail}"
+         WHERE {visible} AND {tail}",
+        visible = super::rooms::visible_to("?1"),
     )
 }
 

@@ -175,7 +175,8 @@ fn write_batch(
                  last_seq = ?3,
                  last_message_id = ?4
              WHERE id = ?5
-             RETURNING slug, title, message_count, last_message_at, owner_id, active_at, id",
+             RETURNING slug, title, message_count, last_message_at, owner_id, active_at, id,
+                       private",
         )?;
         for (room, (added, sent_at, seq, id)) in &rooms {
             let stats = update
@@ -188,9 +189,24 @@ fn write_batch(
                         owner_id: row.get(4)?,
                         active_at: row.get(5)?,
                         id: row.get(6)?,
+                        private: row.get(7)?,
+                        members: None,
                     })
                 })
                 .optional()?;
+            // A private room's activity is told to its members alone: who they are, read
+            // here (one index range) so the lobby needs no read per viewer.
+            let stats = match stats {
+                Some(mut stats) if stats.private => {
+                    let members = tx
+                        .prepare_cached("SELECT user_id FROM room_members WHERE room_id = ?1")?
+                        .query_map(params![stats.id], |row| row.get::<_, i64>(0))?
+                        .collect::<Result<Vec<i64>, _>>()?;
+                    stats.members = Some(members);
+                    Some(stats)
+                }
+                other => other,
+            };
             changed.extend(stats);
         }
     }
@@ -278,6 +294,7 @@ fn write_one(
         reply_to: message.reply_to,
         reply_author,
         reply_text,
+        reactions: super::Reactions::default(),
     }))
 }
 
@@ -297,5 +314,8 @@ fn record_of(row: &rusqlite::Row<'_>) -> Result<MessageRecord, rusqlite::Error> 
         reply_to: row.get(10)?,
         reply_author: row.get(11)?,
         reply_text: row.get(12)?,
+        reactions: super::Reactions::try_from(row.get::<_, String>(13)?).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, error.into())
+        })?,
     })
 }

@@ -86,7 +86,7 @@ async fn read_messages(
             &state.chat,
             headers,
             client,
-            slug,
+            (slug, viewer),
             OriginRule::RefuseForeign,
         )
         .await?;
@@ -123,10 +123,11 @@ async fn news(
     room: &Room,
     cursor: Cursor,
     limit: u32,
+    viewer: Option<i64>,
 ) -> Result<Vec<ServerFrame>, ApiError> {
     Ok(match cursor {
-        Cursor::After(after) => messages(state.chat.after(room, after, limit).await?),
-        Cursor::Since(since) => state.chat.events_since(room, since, limit).await?,
+        Cursor::After(after) => messages(state.chat.after(room, after, limit, viewer).await?),
+        Cursor::Since(since) => state.chat.events_since(room, since, limit, viewer).await?,
     })
 }
 
@@ -137,7 +138,7 @@ async fn read_now(
     query: &ReadQuery,
     viewer: Option<&Identity>,
 ) -> Result<Vec<ServerFrame>, ApiError> {
-    let room = state.chat.room(slug).await?;
+    let room = state.chat.room(slug, viewer).await?;
     let following = query.since.is_some() || query.after.is_some();
     // A short poll that follows the room keeps its user present for a while.
     if let (Some(v), true) = (viewer, following) {
@@ -147,13 +148,17 @@ async fn read_now(
             .touch(room.slug.as_str(), v.user_id, &v.name);
     }
     let limit = query.limit.unwrap_or(MAX_PAGE);
+    let viewer_id = viewer.map(|v| v.user_id);
     match (query.since, query.after) {
-        (Some(since), _) => news(state, &room, Cursor::Since(since), limit).await,
-        (None, Some(after)) => news(state, &room, Cursor::After(after), limit).await,
+        (Some(since), _) => news(state, &room, Cursor::Since(since), limit, viewer_id).await,
+        (None, Some(after)) => news(state, &room, Cursor::After(after), limit, viewer_id).await,
         (None, None) => {
             let limit = query.limit.unwrap_or(50);
             Ok(messages(
-                state.chat.history(&room, query.before, limit).await?,
+                state
+                    .chat
+                    .history(&room, query.before, limit, viewer_id)
+                    .await?,
             ))
         }
     }
@@ -172,7 +177,7 @@ async fn wait_for_news(
     // Join first, then look: a message stored in between is either already in the store
     // read or wakes the watch.
     let mut watch = state.chat.watch(room).await?;
-    let ready = news(state, room, cursor, limit).await?;
+    let ready = news(state, room, cursor, limit, poller).await?;
     if !ready.is_empty() {
         return Ok(ready);
     }
@@ -187,7 +192,7 @@ async fn wait_for_news(
             // Out of time, or the server is shutting down: nothing new (yet).
             None | Some(WatchEvent::ShuttingDown) => return Ok(Vec::new()),
             Some(WatchEvent::Changed) => {
-                let ready = news(state, room, cursor, limit).await?;
+                let ready = news(state, room, cursor, limit, poller).await?;
                 // A late delivery of an event the client already has (another process's,
                 // crossing in Redis) changes nothing for it: keep waiting.
                 if !ready.is_empty() {
@@ -206,7 +211,7 @@ async fn wait_for_news(
                     Err(_) => {}
                 }
             }
-            Some(WatchEvent::Overflowed) => return news(state, room, cursor, limit).await,
+            Some(WatchEvent::Overflowed) => return news(state, room, cursor, limit, poller).await,
             Some(WatchEvent::Deleted) => {
                 return Err(ApiError::not_found(format!(
                     "The room '{}' was deleted.",

@@ -63,7 +63,7 @@ pub async fn events(
             &state.chat,
             &headers,
             client,
-            &slug,
+            (&slug, viewer.as_ref()),
             OriginRule::RefuseForeign,
         )
         .await?;

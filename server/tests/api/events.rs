@@ -39,6 +39,18 @@ async fn delete(client: &Client, slug: &str, id: impl ToString) -> (u16, Value) 
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Toggles `emoji` on message `id` of `slug`; the status and the body.
+pub async fn react(client: &Client, slug: &str, id: impl ToString, emoji: &str) -> (u16, Value) {
+    let response = client
+        .post(
+            &format!("/api/rooms/{slug}/messages/{}/reactions", id.to_string()),
+            &json!({ "emoji": emoji }),
+        )
+        .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// The room's history as the API answers it (the newest 50).
 pub async fn history(client: &Client, slug: &str) -> Vec<Value> {
     client
@@ -319,22 +331,24 @@ fn changes(frames: &[Value]) -> Vec<(String, i64, i64)> {
         .collect()
 }
 
-/// Makes three changes in `slug` while a client is away: edits `edited`, deletes `deleted`,
-/// posts a new message. Returns what a resuming client must get, in order.
+/// Makes four changes in `slug` while a client is away: edits `edited`, deletes `deleted`,
+/// reacts to `reacted`, posts a new message. Returns what a resuming client must get, in
+/// order.
 async fn change_while_away(
     author: &Client,
     slug: &str,
-    edited: i64,
-    deleted: i64,
+    [edited, deleted, reacted]: [i64; 3],
     since: i64,
 ) -> Vec<(String, i64, i64)> {
     assert_eq!(edit(author, slug, edited, "edited while away").await.0, 200);
     assert_eq!(delete(author, slug, deleted).await.0, 200);
+    assert_eq!(react(author, slug, reacted, "🎉").await.0, 200);
     let (new, _) = post_numbered(author, slug, "new while away").await;
     vec![
         ("message_edited".to_owned(), edited, since + 1),
         ("message_deleted".to_owned(), deleted, since + 2),
-        ("message".to_owned(), new, since + 3),
+        ("reaction".to_owned(), reacted, since + 3),
+        ("message".to_owned(), new, since + 4),
     ]
 }
 
@@ -403,8 +417,8 @@ async fn a_client_away_gets_exactly_what_changed_on_every_transport() {
     ann.create_room("away", "Away").await;
     let (first, _) = post_numbered(&ann, "away", "to be edited").await;
     let (second, _) = post_numbered(&ann, "away", "to be deleted").await;
-    let (_, since) = post_numbered(&ann, "away", "the last one seen").await;
-    let expected = change_while_away(&ann, "away", first, second, since).await;
+    let (third, since) = post_numbered(&ann, "away", "the last one seen").await;
+    let expected = change_while_away(&ann, "away", [first, second, third], since).await;
     resume_everywhere(&server.anonymous(), "away", since, &expected).await;
 
     // The old cursor still works: after={id} gives messages, not events.
@@ -455,14 +469,14 @@ async fn room_events_cross_processes_and_resume_on_the_other_one() {
     ann.create_room("both", "Both").await;
     let (first, _) = post_numbered(&ann, "both", "to be edited").await;
     let (second, _) = post_numbered(&ann, "both", "to be deleted").await;
-    let (_, since) = post_numbered(&ann, "both", "the last one seen").await;
+    let (third, since) = post_numbered(&ann, "both", "the last one seen").await;
 
     // A member on the other process hears an edit live.
     let mut live = Client::for_base(&b.base()).connect("both", Some(0)).await;
     room_events(&mut live, 3).await;
 
-    let expected = change_while_away(&ann, "both", first, second, since).await;
-    let got = room_events(&mut live, 3).await;
+    let expected = change_while_away(&ann, "both", [first, second, third], since).await;
+    let got = room_events(&mut live, expected.len()).await;
     assert_eq!(changes(&got), expected, "live on the other process");
     resume_everywhere(&Client::for_base(&b.base()), "both", since, &expected).await;
 }

@@ -3,6 +3,7 @@
 //! real HTTP and WebSocket clients, on real SQLite files and a real `redis-server`.
 
 mod helpers;
+mod private;
 mod process;
 
 mod abuse;
@@ -11,6 +12,7 @@ mod events;
 mod faults;
 mod live;
 mod multiprocess;
+mod reactions;
 mod replies;
 mod rooms;
 mod sessions;

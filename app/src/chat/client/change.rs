@@ -1,12 +1,12 @@
-//! Editing and deleting a stored message: `PATCH` / `DELETE /api/rooms/{slug}/messages/{id}`
-//! on every transport (a REST answer says clearly what was refused). The answer is the room
+//! Editing, deleting and reacting to a stored message: `PATCH` / `DELETE
+//! /api/rooms/{slug}/messages/{id}` and `POST …/{id}/reactions` on every transport (a REST answer says clearly what was refused). The answer is the room
 //! event everyone gets, applied here at once; the room's own copy, arriving in order, moves
 //! the resume cursor.
 
 use super::{apply_change, room_api};
 use crate::{
     chat::RoomState,
-    protocol::{ApiErrorResponse, EditRequest, ServerFrame},
+    protocol::{ApiErrorResponse, EditRequest, ReactRequest, ServerFrame},
 };
 use gloo_net::http::{Request, RequestBuilder};
 use leptos::prelude::*;
@@ -30,6 +30,19 @@ pub fn delete_message(state: RoomState, id: i64) {
     leptos::task::spawn_local(async move {
         let request: RequestBuilder = Request::delete(&url);
         answer(state, request.send().await).await;
+    });
+}
+
+/// Puts `emoji` on message `id`, or takes the viewer's off.
+pub fn react_to_message(state: RoomState, id: i64, emoji: String) {
+    let url = format!("{}/messages/{id}/reactions", room_api(&state));
+    leptos::task::spawn_local(async move {
+        match Request::post(&url).json(&ReactRequest { emoji }) {
+            Ok(request) => answer(state, request.send().await).await,
+            Err(_) => state
+                .notice
+                .set(Some("This reaction could not be sent.".to_owned())),
+        }
     });
 }
 

@@ -19,7 +19,7 @@ use futures::{channel::mpsc, FutureExt, StreamExt};
 use leptos::prelude::*;
 use std::time::Duration;
 
-pub use change::{delete_message, edit_message};
+pub use change::{delete_message, edit_message, react_to_message};
 
 /// First retry delay after a connection drops; doubled per failure up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: u32 = 250;
@@ -271,7 +271,9 @@ pub(super) fn apply(
             state.advance_cursor(message.seq);
             deliver(state, message);
         }
-        ServerFrame::MessageEdited { .. } | ServerFrame::MessageDeleted { .. } => {
+        ServerFrame::MessageEdited { .. }
+        | ServerFrame::MessageDeleted { .. }
+        | ServerFrame::Reaction { .. } => {
             if let Some(seq) = apply_change(state, frame) {
                 state.advance_cursor(seq);
             }
@@ -284,7 +286,8 @@ pub(super) fn apply(
     None
 }
 
-/// An edit or a deletion, from the room or from the answer to our own request; its seq.
+/// An edit, a deletion or a reaction, from the room or from the answer to our own request;
+/// its seq.
 pub(super) fn apply_change(state: &RoomState, frame: ServerFrame) -> Option<i64> {
     match frame {
         ServerFrame::MessageEdited {
@@ -298,6 +301,16 @@ pub(super) fn apply_change(state: &RoomState, frame: ServerFrame) -> Option<i64>
         }
         ServerFrame::MessageDeleted { seq, id } => {
             state.apply_delete(id);
+            Some(seq)
+        }
+        ServerFrame::Reaction {
+            seq,
+            id,
+            emoji,
+            user,
+            on,
+        } => {
+            state.apply_reaction(id, &emoji, &user, on);
             Some(seq)
         }
         _ => None,

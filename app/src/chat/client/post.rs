@@ -23,6 +23,7 @@ pub(super) fn send(state: RoomState, frame: String, resend: mpsc::UnboundedSende
         }
         Ok(ClientFrame::Edit { id, text }) => return super::edit_message(state, id, text),
         Ok(ClientFrame::Delete { id }) => return super::delete_message(state, id),
+        Ok(ClientFrame::React { id, emoji }) => return super::react_to_message(state, id, emoji),
         Err(_) => return,
     };
     leptos::task::spawn_local(async move {

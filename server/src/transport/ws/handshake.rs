@@ -59,7 +59,13 @@ pub async fn handler(
 ) -> Result<Response, ApiError> {
     let admitted = state
         .admission
-        .admit(&state.chat, &headers, peer.ip, &slug, OriginRule::Required)
+        .admit(
+            &state.chat,
+            &headers,
+            peer.ip,
+            (&slug, identity.as_ref()),
+            OriginRule::Required,
+        )
         .await?;
     let feed = state
         .chat

@@ -86,6 +86,8 @@ enum Change<'a> {
     Edit(i64, &'a str),
     /// Delete a message.
     Delete(i64),
+    /// Toggle an emoji on a message.
+    React(i64, &'a str),
 }
 
 /// What to do after one input.
@@ -163,6 +165,7 @@ impl Reader {
             Ok(ClientFrame::Read { up_to }) => self.on_read(up_to).await,
             Ok(ClientFrame::Edit { id, text }) => self.on_change(Change::Edit(id, &text)).await,
             Ok(ClientFrame::Delete { id }) => self.on_change(Change::Delete(id)).await,
+            Ok(ClientFrame::React { id, emoji }) => self.on_change(Change::React(id, &emoji)).await,
             Err(error) => self.unusable(describe_bad_frame(text, &error)),
         }
     }
@@ -230,7 +233,7 @@ impl Reader {
         }
     }
 
-    /// Edits or deletes a message; everyone (this client too) hears it through the room.
+    /// Edits, deletes or reacts to a message; everyone (this client too) hears it through the room.
     async fn on_change(&mut self, change: Change<'_>) -> Action {
         let Some(who) = &self.identity else {
             return self.unusable(error_frame(
@@ -242,6 +245,7 @@ impl Reader {
         let outcome = match change {
             Change::Edit(id, text) => self.chat.edit(who, &self.room, id, text).await,
             Change::Delete(id) => self.chat.delete_message(who, &self.room, id).await,
+            Change::React(id, emoji) => self.chat.react(who, &self.room, id, emoji).await,
         };
         match outcome {
             Ok(_) => Action::Nothing,
