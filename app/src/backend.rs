@@ -50,13 +50,21 @@ pub trait Backend: Send + Sync + 'static {
     /// unread counts.
     async fn list_rooms(&self, req: &Parts, cursor: Option<&str>) -> Result<RoomList, AppError>;
 
-    /// Creates a room owned by the session's identity.
+    /// Creates a room owned by the session's identity; with `members` (usernames) it is
+    /// private to them and the owner.
     async fn create_room(
         &self,
         req: &Parts,
         slug: &str,
         title: &str,
+        members: Option<Vec<String>>,
     ) -> Result<RoomSummary, AppError>;
+
+    /// The newest messages with every word of `query` in the rooms the session may read.
+    async fn search(&self, req: &Parts, query: &str) -> Result<Vec<ChatMessage>, AppError>;
+
+    /// The direct-message room of the session's user and the account `username`.
+    async fn open_direct(&self, req: &Parts, username: &str) -> Result<RoomSummary, AppError>;
 
     /// A room and its latest `limit` messages (oldest first), or `NotFound`.
     async fn room_page(

@@ -41,7 +41,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{HomePage, LoginPage, NotFound, RoomPage, SignupPage, TransportsPage};
+use pages::{HomePage, LoginPage, NotFound, RoomPage, SearchPage, SignupPage, TransportsPage};
 
 /// Whether the page has hydrated: false on the server and during hydration, true after.
 /// Components that must render identically on both sides (e.g. times in the reader's zone)
@@ -154,6 +154,7 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
                     <Route path=path!("/transports") view=TransportsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             </div>

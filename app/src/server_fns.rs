@@ -105,11 +105,45 @@ pub async fn list_rooms(cursor: Option<String>) -> Result<RoomList, AppError> {
     .await
 }
 
-/// Creates a room, then takes the browser into it.
+/// The newest messages with every word of `q`, in the rooms the session may read.
+#[server(prefix = "/fn", endpoint = "search")]
+pub async fn search_messages(q: String) -> Result<Vec<ChatMessage>, AppError> {
+    crate::backend::serve(move |backend, req| async move { backend.search(&req, &q).await }).await
+}
+
+/// Creates a room, then takes the browser into it. A ticked `private` box makes it visible
+/// only to the creator and the accounts in `members` (usernames, separated by commas or
+/// spaces).
 #[server(prefix = "/fn", endpoint = "create_room")]
-pub async fn create_room(slug: String, title: String) -> Result<RoomSummary, AppError> {
+pub async fn create_room(
+    slug: String,
+    title: String,
+    private: Option<String>,
+    members: Option<String>,
+) -> Result<RoomSummary, AppError> {
     crate::backend::serve(move |backend, parts| async move {
-        let room = backend.create_room(&parts, &slug, &title).await?;
+        let members = private.is_some().then(|| {
+            members
+                .unwrap_or_default()
+                .split([',', ' '])
+                .map(|name| name.trim().trim_start_matches('@').to_owned())
+                .filter(|name| !name.is_empty())
+                .collect::<Vec<String>>()
+        });
+        let room = backend.create_room(&parts, &slug, &title, members).await?;
+        leptos_axum::redirect(&format!("/rooms/{}", room.slug));
+        Ok(room)
+    })
+    .await
+}
+
+/// Opens (or reopens) the direct-message room of the session's user and the account
+/// `username`, then takes the browser into it.
+#[server(prefix = "/fn", endpoint = "direct")]
+pub async fn open_direct(username: String) -> Result<RoomSummary, AppError> {
+    crate::backend::serve(move |backend, parts| async move {
+        let username = username.trim().trim_start_matches('@').to_owned();
+        let room = backend.open_direct(&parts, &username).await?;
         leptos_axum::redirect(&format!("/rooms/{}", room.slug));
         Ok(room)
     })

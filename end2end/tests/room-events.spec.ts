@@ -235,3 +235,137 @@ test('@ completes a name from the room and the mention is highlighted for its pe
   await expect(bob.locator('.mention-option')).toHaveCount(0);
   await expect(composer).toHaveValue('@A');
 });
+
+test('reactions: a picked emoji shows with its count on both processes, and toggles off', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const slug = uniqueSlug('react');
+  const ann = await person(browser, BASE_A, 'Ann');
+  const created = await ann.request.post('/api/rooms', { data: { slug, title: 'Reactions' } });
+  expect(created.status()).toBe(201);
+  const bob = await person(browser, REDIS ? BASE_B : BASE_A, 'Bob');
+  const cy = await person(browser, BASE_A, 'Cy');
+  await enterRoom(ann, slug);
+  await enterRoom(bob, slug);
+  await enterRoom(cy, slug, 'sse');
+  const message = await say(ann, 'lunch at noon?');
+  const id = (await message.getAttribute('data-id'))!;
+
+  // Bob reacts from the picker; everyone sees 🎉 1, and only bob's chip is his.
+  await row(bob, id).hover();
+  await row(bob, id).locator('button.react').click();
+  await bob.getByRole('button', { name: 'React with 🎉' }).click();
+  for (const page of [ann, bob, cy]) {
+    const chip = row(page, id).locator('button.reaction[data-emoji="🎉"]');
+    await expect(chip.locator('.reaction-count')).toHaveText('1');
+    await expect(chip).toHaveAttribute('title', 'Bob');
+  }
+  await expect(row(bob, id).locator('button.reaction')).toHaveAttribute('aria-pressed', 'true');
+  await expect(row(ann, id).locator('button.reaction')).toHaveAttribute('aria-pressed', 'false');
+
+  // Ann adds hers with a click on the chip, then any emoji typed in the picker.
+  await row(ann, id).locator('button.reaction[data-emoji="🎉"]').click();
+  await expect(row(cy, id).locator('button.reaction[data-emoji="🎉"] .reaction-count')).toHaveText('2');
+  await row(ann, id).hover();
+  await row(ann, id).locator('button.react').click();
+  await ann.getByLabel('Any emoji').fill('🦀');
+  await ann.getByLabel('Any emoji').press('Enter');
+  await expect(row(bob, id).locator('button.reaction[data-emoji="🦀"] .reaction-count')).toHaveText('1');
+  // Something that is not one emoji is refused, and the page says why.
+  await row(ann, id).hover();
+  await row(ann, id).locator('button.react').click();
+  await ann.getByLabel('Any emoji').fill('lol');
+  await ann.getByLabel('Any emoji').press('Enter');
+  await expect(ann.locator('.notice, [role="alert"]').filter({ hasText: 'one emoji' }).first()).toBeVisible();
+
+  // Bob takes his off: 🎉 1 everywhere; a reload shows what the store has.
+  await row(bob, id).locator('button.reaction[data-emoji="🎉"]').click();
+  await expect(row(ann, id).locator('button.reaction[data-emoji="🎉"] .reaction-count')).toHaveText('1');
+  await cy.reload();
+  await waitForHydration(cy);
+  await expect(row(cy, id).locator('button.reaction')).toHaveCount(2);
+  await expect(row(cy, id).locator('button.reaction[data-emoji="🎉"]')).toHaveAttribute('title', 'Ann');
+});
+
+/** A new browser with a new account `name` signed in (usernames must be unique per run). */
+async function account(browser: Browser, base: string, name: string): Promise<Page> {
+  const context = await browser.newContext({ baseURL: base });
+  opened.push(context);
+  const page = await context.newPage();
+  const signup = await page.request.post('/api/signup', { data: { username: name, password: 'correct horse battery' } });
+  expect(signup.status(), await signup.text()).toBe(201);
+  await page.goto('/');
+  await waitForHydration(page);
+  return page;
+}
+
+test('a direct message only the two of them can see, across processes', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const tag = Date.now().toString(36).slice(-6);
+  const [annName, bobName, cyName] = [`ann${tag}`, `bob${tag}`, `cy${tag}`];
+  const ann = await account(browser, BASE_A, annName);
+  const bob = await account(browser, REDIS ? BASE_B : BASE_A, bobName);
+  const cy = await account(browser, BASE_A, cyName);
+
+  // Ann opens the conversation from the home page's form and lands in it.
+  await ann.locator('#direct-username').fill(bobName);
+  await ann.getByRole('button', { name: 'Message' }).click();
+  await expect(ann).toHaveURL(/\/rooms\/dm-\d+-\d+$/);
+  await waitForHydration(ann);
+  await expect(ann.locator('.connection')).toHaveAttribute('data-state', 'live');
+  const slug = new URL(ann.url()).pathname.split('/').pop()!;
+  await say(ann, 'just between us');
+
+  // Bob's room list shows it (marked private) and he answers in it.
+  await bob.reload();
+  await waitForHydration(bob);
+  const link = bob.locator(`.rooms li.room-item[data-slug="${slug}"]`);
+  await expect(link).toContainText(`${annName} & ${bobName}`);
+  await expect(link.locator('.lock')).toBeVisible();
+  await enterRoom(bob, slug);
+  await expect(bob.locator('.messages li.message .text')).toContainText(['just between us']);
+  await say(bob, 'agreed');
+  await expect(ann.locator('.messages li.message:not(.pending)').filter({ hasText: 'agreed' })).toHaveCount(1);
+
+  // Cy sees no trace of it: not in the list, and its address is "not found".
+  await cy.reload();
+  await expect(cy.locator(`[data-slug="${slug}"]`)).toHaveCount(0);
+  const page = await cy.goto(`/rooms/${slug}`);
+  expect(page?.status()).toBe(404);
+  await expect(cy.locator('body')).not.toContainText('just between us');
+  await expect(cy.locator('body')).not.toContainText(annName);
+});
+
+test('search finds a message and jumps to it in its room, through older pages', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const slug = uniqueSlug('search');
+  const word = `needle${Date.now().toString(36)}`;
+  const ann = await person(browser, BASE_A, 'Ann');
+  const created = await ann.request.post('/api/rooms', { data: { slug, title: 'Haystack' } });
+  expect(created.status()).toBe(201);
+  const needle = await ann.request.post(`/api/rooms/${slug}/messages`, { data: { text: `the ${word} is here` } });
+  const id = String((await needle.json()).id);
+  for (let batch = 0; batch < 64; batch += 8) {
+    // A guest per batch: each stays within the per-user message rate.
+    const guest = await browser.newContext({ baseURL: BASE_A });
+    opened.push(guest);
+    await guest.request.post('/api/session/guest', { data: { name: `hay${batch}` } });
+    const sends = [];
+    for (let i = batch; i < batch + 8; i++) {
+      sends.push(guest.request.post(`/api/rooms/${slug}/messages`, { data: { text: `hay ${i}` } }));
+    }
+    for (const sent of await Promise.all(sends)) expect(sent.status()).toBe(201);
+  }
+  const bob = await person(browser, REDIS ? BASE_B : BASE_A, 'Bob');
+  await bob.getByLabel('Search messages').fill(word);
+  await bob.getByLabel('Search messages').press('Enter');
+  await expect(bob).toHaveURL(/\/search\?q=/);
+  const result = bob.locator('.search-result');
+  await expect(result).toHaveCount(1);
+  await expect(result).toContainText(`the ${word} is here`);
+  await expect(result).toContainText(`#${slug}`);
+  await result.locator('a').click();
+  await expect(bob).toHaveURL(new RegExp(`/rooms/${slug}\\?at=${id}$`));
+  await waitForHydration(bob);
+  await expect(row(bob, id)).toBeInViewport();
+  await expect(row(bob, id)).toHaveClass(/highlighted/);
+});

@@ -50,6 +50,11 @@ pub(super) fn wire(
         let Some(element) = list.get() else {
             return false;
         };
+        // A link to one message (a search result): open there, loading older pages.
+        if let Some(at) = linked_message() {
+            jump_to_message(state, at);
+            return true;
+        }
         let marker = lobby.and_then(|l| {
             let slug = state.slug.get_value();
             l.rooms.with_untracked(|r| {
@@ -223,6 +228,16 @@ const HIGHLIGHT_MS: u64 = 2_000;
 
 /// Scrolls to message `id` (a reply's quote was clicked) and highlights it, loading older
 /// pages first while it is further back than the list goes.
+/// The message the page's address points at (`?at={id}`), if any.
+fn linked_message() -> Option<i64> {
+    let search = window().location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("at="))
+        .and_then(|id| id.parse().ok())
+}
+
 pub(super) fn jump_to_message(state: RoomState, id: i64) {
     leptos::task::spawn_local(async move {
         for _ in 0..JUMP_PAGES {

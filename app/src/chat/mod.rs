@@ -13,6 +13,6 @@ mod state;
 mod view;
 
 pub use lobby::Lobby;
-pub use sidebar::Sidebar;
+pub use sidebar::{private_mark, Sidebar};
 pub use state::{ConnState, PendingSend, RoomState, Transport, TransportStats};
 pub use view::{ChatRoom, ConnectionBadge};

@@ -21,7 +21,7 @@ pub fn ReactionChips(
     if reactions.is_empty() {
         return ().into_any();
     }
-    let me = state.me.get_value();
+    let me = state.me.try_get_value().flatten();
     let chips = reactions
         .into_iter()
         .map(|reaction| {

@@ -14,6 +14,7 @@ pub fn Sidebar() -> impl IntoView {
     let rooms = Resource::new(|| (), |_| list_rooms(None));
     view! {
         <aside class="sidebar" aria-label="Rooms">
+            <crate::pages::SearchBox/>
             <h2 class="sidebar-title"><a href="/">"Rooms"</a></h2>
             <Suspense fallback=|| view! { <p class="loading">"Loading rooms…"</p> }>
                 {move || Suspend::new(async move {
@@ -66,7 +67,10 @@ fn RoomLink(room: RoomSummary, active: Signal<String>) -> impl IntoView {
     view! {
         <li class="room-link" data-slug=room.slug.clone() data-unread=unread>
             <a href=href.clone() aria-current=move || is_active().then_some("page")>
-                <span class="room-link-title">{room.title.clone()}</span>
+                <span class="room-link-title">
+                    {room.private.then(private_mark)}
+                    {room.title.clone()}
+                </span>
                 <span class="room-link-excerpt">{excerpt}</span>
                 {(mentions > 0).then(|| view! {
                     <span class="badge mention" title="Mentions of you">"@" {mentions}</span>
@@ -77,4 +81,10 @@ fn RoomLink(room: RoomSummary, active: Signal<String>) -> impl IntoView {
             </a>
         </li>
     }
+}
+
+/// The mark of a private room beside its title (sidebar and home page).
+pub fn private_mark() -> AnyView {
+    view! { <span class="lock" title="Private: members only" aria-label="private">"🔒 "</span> }
+        .into_any()
 }

@@ -379,7 +379,7 @@ impl RoomState {
     /// Someone's emoji went on or off message `id` (ignored for messages not in the page,
     /// deleted ones, and a replay of what is already applied).
     pub fn apply_reaction(&self, id: i64, emoji: &str, user: &Member, on: bool) {
-        let me = self.me.get_value();
+        let me = self.me.try_get_value().flatten();
         self.change_message(id, |m| {
             if !m.deleted {
                 m.apply_reaction(emoji, user, on, me);

@@ -3,7 +3,7 @@
 use crate::{
     error::AppError,
     protocol::RoomSummary,
-    server_fns::{list_rooms, CreateRoom},
+    server_fns::{list_rooms, CreateRoom, OpenDirect},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -58,7 +58,7 @@ pub fn HomePage() -> impl IntoView {
                         .and_then(|session| session.viewer)
                         .is_some();
                     if signed_in {
-                        view! { <CreateRoomForm action=create/> }.into_any()
+                        view! { <CreateRoomForm action=create/> <DirectForm/> }.into_any()
                     } else {
                         view! {
                             <p class="login-hint">
@@ -122,12 +122,16 @@ fn RoomItem(room: RoomSummary) -> impl IntoView {
     view! {
         <li class="room-item" data-slug=room.slug.clone()>
             <a href=format!("/rooms/{}", room.slug)>
-                <span class="title">{room.title}</span>
+                <span class="title">
+                    {room.private.then(crate::chat::private_mark)}
+                    {room.title}
+                </span>
                 <span class="slug">"#" {room.slug.clone()}</span>
             </a>
             <span class="count">{count}</span>
         </li>
     }
+    .into_any()
 }
 
 /// Creating a room: an `ActionForm`, so it posts and shows errors even without WASM (the
@@ -167,8 +171,44 @@ fn CreateRoomForm(action: ServerAction<CreateRoom>) -> impl IntoView {
                     aria-describedby="room-title-error"/>
                 <span id="room-title-error" class="field-error" role="alert">{error_for("title")}</span>
             </div>
+            <fieldset class="field private-room">
+                <legend class="visually-hidden">"Who can see it"</legend>
+                <label class="checkbox">
+                    <input type="checkbox" name="private" value="on" id="room-private"/>
+                    " Private: only the people I invite can see it"
+                </label>
+                <label for="room-members">"Invite (usernames)"</label>
+                <input id="room-members" name="members" autocomplete="off" placeholder="ann, bob"
+                    aria-describedby="room-members-error"/>
+                <span id="room-members-error" class="field-error" role="alert">{error_for("members")}</span>
+            </fieldset>
             <button type="submit">"Create room"</button>
             <p class="form-error" role="alert">{general_error}</p>
+        </ActionForm>
+    }
+}
+
+/// Opening a direct conversation with an account: a private room of the two of you.
+#[component]
+fn DirectForm() -> impl IntoView {
+    let action = ServerAction::<OpenDirect>::new();
+    let error = move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.to_string())
+    };
+    view! {
+        <h2>"Direct message"</h2>
+        <ActionForm action attr:class="direct-form" attr:novalidate=true>
+            <div class="field">
+                <label for="direct-username">"Username"</label>
+                <input id="direct-username" name="username" autocomplete="off" placeholder="ann"
+                    aria-describedby="direct-error"/>
+                <span id="direct-error" class="field-error" role="alert">{error}</span>
+            </div>
+            <button type="submit">"Message"</button>
         </ActionForm>
     }
 }

@@ -4,12 +4,14 @@ mod account;
 mod home;
 mod not_found;
 mod room;
+mod search;
 mod transports;
 
 pub use account::{LoginPage, SignupPage};
 pub use home::HomePage;
 pub use not_found::NotFound;
 pub use room::RoomPage;
+pub use search::{SearchBox, SearchPage};
 pub use transports::TransportsPage;
 
 use crate::protocol::{ChatMessage, RoomSummary};

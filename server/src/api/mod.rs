@@ -8,6 +8,7 @@ mod admin;
 mod messages;
 mod private;
 mod rooms;
+mod search;
 mod session;
 
 use crate::http::{error::ApiError, state::AppState};
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .merge(rooms::router())
         .merge(messages::router())
         .merge(private::router())
+        .merge(search::router())
         .merge(activity::router())
         .merge(session::router())
         .merge(admin::router())

@@ -20,6 +20,7 @@ pub mod lobby;
 pub mod presence;
 mod private;
 mod room;
+mod search;
 mod typing;
 mod watch;
 mod wire;

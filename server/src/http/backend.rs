@@ -118,10 +118,33 @@ impl Backend for ServerBackend {
         req: &Parts,
         slug: &str,
         title: &str,
+        members: Option<Vec<String>>,
     ) -> Result<RoomSummary, AppError> {
         let owner = self.require_identity(req).await?;
         let chat = &self.state.chat;
-        let room = chat.create_room(&owner, slug, title).await.map_err(fault)?;
+        let room = match members {
+            Some(members) => {
+                chat.create_private_room(&owner, slug, title, &members)
+                    .await
+            }
+            None => chat.create_room(&owner, slug, title).await,
+        }
+        .map_err(fault)?;
+        chat.summary(&room).await.map_err(fault)
+    }
+
+    async fn search(&self, req: &Parts, query: &str) -> Result<Vec<ChatMessage>, AppError> {
+        let viewer = self.identity(req).await?;
+        let chat = &self.state.chat;
+        chat.search(viewer.as_ref(), query, None, 50)
+            .await
+            .map_err(fault)
+    }
+
+    async fn open_direct(&self, req: &Parts, username: &str) -> Result<RoomSummary, AppError> {
+        let who = self.require_identity(req).await?;
+        let chat = &self.state.chat;
+        let (room, _) = chat.open_direct(&who, username).await.map_err(fault)?;
         chat.summary(&room).await.map_err(fault)
     }
 

@@ -12,6 +12,7 @@ mod messages;
 mod reactions;
 mod reads;
 mod rooms;
+mod search;
 mod users;
 mod writer;
 
@@ -20,6 +21,7 @@ pub use messages::{Inserted, MessageRecord, NewMessage, RoomHead, Written};
 pub use reactions::{Reacted, ReactionChange, ReactionLimits, Reactions};
 pub use reads::{ListedRoom, Unread};
 pub use rooms::{RoomCursor, RoomRecord, RoomWithStats};
+pub use search::MAX_SEARCH_WORDS;
 pub use users::UserRecord;
 
 use sqlx::{

@@ -15,6 +15,7 @@ mod multiprocess;
 mod reactions;
 mod replies;
 mod rooms;
+mod search;
 mod sessions;
 mod shutdown;
 mod transports;

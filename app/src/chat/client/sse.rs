@@ -12,10 +12,11 @@ use leptos::prelude::*;
 use std::time::Duration;
 
 /// Event names the server sends: the frame types, and `ping` every 15 s.
-const EVENTS: [&str; 10] = [
+const EVENTS: [&str; 11] = [
     "message",
     "message_edited",
     "message_deleted",
+    "reaction",
     "room_renamed",
     "room_deleted",
     "ping",
