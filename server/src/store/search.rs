@@ -52,15 +52,18 @@ impl Store {
     }
 }
 
-/// The FTS5 query for `words`: each one a quoted prefix (`"lunc"*`), all required. Quoting
-/// makes every character literal, so no input is FTS5 syntax; `None` when nothing is left.
+/// The FTS5 query for `words`: each word cut where the index's tokenizer cuts (at anything
+/// but letters, digits and combining marks), each piece a quoted prefix (`"lunc"*`), all
+/// required. Quoting makes every character literal, so no input is FTS5 syntax, and each
+/// piece is one token, never a phrase; `None` when nothing is left.
 fn fts_query(words: &[String]) -> Option<String> {
+    let is_separator = |c: char| !(c.is_alphanumeric() || ('\u{300}'..='\u{36f}').contains(&c));
     let terms: Vec<String> = words
         .iter()
+        .flat_map(|word| word.split(is_separator))
+        .filter(|piece| !piece.is_empty())
         .take(MAX_SEARCH_WORDS)
-        .map(|w| w.trim())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .map(|piece| format!("\"{piece}\"*"))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
@@ -118,7 +121,7 @@ mod tests {
             "every word"
         );
         // FTS5 syntax typed by a user is just text.
-        for hostile in ["\"", "*", "NEAR(", "text:lunch", "a OR b", "-lunch", "^"] {
+        for hostile in ["\"", "*", "NEAR(", "text:lunch", "a OR b", "-lunch", "^", "e-mail", "don't"] {
             store
                 .search_messages(&words(hostile), ann, None, 50)
                 .await
