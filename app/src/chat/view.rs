@@ -197,7 +197,14 @@ fn ConnectionBanner(state: RoomState, outbox: Outbox) -> impl IntoView {
             std::time::Duration::from_millis(500),
         );
     }
-    let shown = move || !online.get() || matches!(state.status.get(), ConnState::Reconnecting);
+    // Lost until live again: a retry that starts as "connecting" must not hide the banner
+    // (and the button someone is about to press) for a moment.
+    let lost = Memo::new(move |before: Option<&bool>| match state.status.get() {
+        ConnState::Reconnecting => true,
+        ConnState::Live | ConnState::Closed | ConnState::Static => false,
+        ConnState::Connecting => before.copied().unwrap_or(false),
+    });
+    let shown = move || !online.get() || lost.get();
     let text = move || {
         if !online.get() {
             return "You are offline. Messages you send wait here and go out when you are back."

@@ -121,7 +121,17 @@ mod tests {
             "every word"
         );
         // FTS5 syntax typed by a user is just text.
-        for hostile in ["\"", "*", "NEAR(", "text:lunch", "a OR b", "-lunch", "^", "e-mail", "don't"] {
+        for hostile in [
+            "\"",
+            "*",
+            "NEAR(",
+            "text:lunch",
+            "a OR b",
+            "-lunch",
+            "^",
+            "e-mail",
+            "don't",
+        ] {
             store
                 .search_messages(&words(hostile), ann, None, 50)
                 .await
