@@ -71,7 +71,7 @@ async fn stored(client: &Client, slug: &str, id: i64) -> Value {
 }
 
 /// The next frame of `kind` on `ws` (others skipped), or `None` within `wait`.
-async fn next_of(ws: &mut Ws, kind: &str, wait: Duration) -> Option<Value> {
+pub async fn next_of(ws: &mut Ws, kind: &str, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -4,7 +4,7 @@
 //! with nothing changed.
 
 use crate::{
-    events::{history, react},
+    events::{history, next_of, react},
     helpers::{TestServer, PATIENCE},
     transports::post,
 };
@@ -188,17 +188,9 @@ async fn websocket_members_hear_reactions_and_refusals_are_error_frames() {
         .send_json(json!({ "type": "react", "id": id, "emoji": "🎉" }))
         .await;
     for ws in [&mut ann_ws, &mut bob_ws] {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        let reaction = loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let frame = ws
-                .next_json_within(left)
-                .await
-                .expect("the reaction arrives");
-            if frame["type"] == "reaction" {
-                break frame;
-            }
-        };
+        let reaction = next_of(ws, "reaction", PATIENCE)
+            .await
+            .expect("the reaction arrives");
         assert_eq!(reaction["id"], id);
         assert_eq!(reaction["emoji"], "🎉");
         assert_eq!(reaction["on"], true);
