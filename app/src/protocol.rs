@@ -178,6 +178,17 @@ pub enum ServerFrame {
         /// Its slug.
         slug: String,
     },
+    /// Someone mentioned the viewer (`@username`) in a room the viewer may read. Sent to
+    /// the user's own group, so every tab and transport hears of it, on every process (the
+    /// browser shows a notification when the tab is hidden and the user allowed it).
+    Mention {
+        /// The room's slug.
+        room: String,
+        /// The room's title.
+        title: String,
+        /// The message that mentions the viewer.
+        message: LastMessage,
+    },
 }
 
 /// One stored chat message as every client sees it.

@@ -287,9 +287,15 @@ test('reactions: a picked emoji shows with its count on both processes, and togg
 });
 
 /** A new browser with a new account `name` signed in (usernames must be unique per run). */
-async function account(browser: Browser, base: string, name: string): Promise<Page> {
+async function account(
+  browser: Browser,
+  base: string,
+  name: string,
+  prepare?: (context: BrowserContext) => Promise<void>,
+): Promise<Page> {
   const context = await browser.newContext({ baseURL: base });
   opened.push(context);
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   const signup = await page.request.post('/api/signup', { data: { username: name, password: 'correct horse battery' } });
   expect(signup.status(), await signup.text()).toBe(201);
@@ -368,4 +374,61 @@ test('search finds a message and jumps to it in its room, through older pages', 
   await waitForHydration(bob);
   await expect(row(bob, id)).toBeInViewport();
   await expect(row(bob, id)).toHaveClass(/highlighted/);
+});
+
+test('a mention becomes a browser notification while the tab is hidden, once allowed', async ({ browser }) => {
+  test.setTimeout(60_000);
+  const tag = Date.now().toString(36).slice(-6);
+  const [annName, boName] = [`ann${tag}`, `bo${tag}`];
+  const slug = uniqueSlug('notify');
+  const ann = await account(browser, BASE_A, annName);
+  const created = await ann.request.post('/api/rooms', { data: { slug, title: 'Notify' } });
+  expect(created.status()).toBe(201);
+  // Bo, on the other process, is looking at the home page. The real Notification API is
+  // spied on (every notification shown is recorded), and since a headless page is always
+  // visible, the test says when his tab is hidden.
+  const bo = await account(browser, REDIS ? BASE_B : BASE_A, boName, async (context) => {
+    await context.addInitScript(() => {
+      const w = window as unknown as {
+        Notification: typeof Notification;
+        __shown: { title: string; body?: string; tag?: string }[];
+        __hidden?: boolean;
+      };
+      w.__shown = [];
+      const Real = w.Notification;
+      if (!Real) return;
+      w.Notification = class extends Real {
+        constructor(title: string, options?: NotificationOptions) {
+          super(title, options);
+          w.__shown.push({ title, body: options?.body, tag: options?.tag });
+        }
+      };
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => w.__hidden === true });
+    });
+  });
+  const shown = () => bo.evaluate(() => (window as unknown as { __shown: unknown[] }).__shown);
+
+  // Not asked yet: the sidebar offers it; allowing it takes the offer away.
+  const offer = bo.getByRole('button', { name: 'Notify me of mentions' });
+  await expect(offer).toBeVisible();
+  await bo.context().grantPermissions(['notifications']);
+  await offer.click();
+  await expect(offer).toHaveCount(0);
+
+  // A mention while bo looks at the tab: the badge counts it, no notification.
+  await ann.request.post(`/api/rooms/${slug}/messages`, { data: { text: `@${boName} are you there?` } });
+  const link = bo.locator(`.room-link[data-slug="${slug}"]`);
+  await expect(link.locator('.badge.mention')).toHaveText('@1');
+  expect(await shown()).toEqual([]);
+
+  // His tab hidden, the next mention is a notification naming the author and the room; a
+  // message that names someone else is not.
+  await bo.evaluate(() => { (window as unknown as { __hidden: boolean }).__hidden = true; });
+  await ann.request.post(`/api/rooms/${slug}/messages`, { data: { text: 'nobody named here' } });
+  const sent = await ann.request.post(`/api/rooms/${slug}/messages`, { data: { text: `@${boName} lunch at noon` } });
+  const id = (await sent.json()).id;
+  await expect.poll(shown).toEqual([
+    { title: `${annName} in Notify`, body: `@${boName} lunch at noon`, tag: `parlor-mention-${id}` },
+  ]);
+  await expect(link.locator('.badge.mention')).toHaveText('@2');
 });

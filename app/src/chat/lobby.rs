@@ -110,6 +110,11 @@ mod client {
         match serde_json::from_str::<ServerFrame>(text) {
             Ok(ServerFrame::Room { room }) => lobby.upsert(room),
             Ok(ServerFrame::RoomGone { slug }) => lobby.remove(&slug),
+            Ok(ServerFrame::Mention {
+                room,
+                title,
+                message,
+            }) => super::super::notify::show_mention(&room, &title, &message),
             _ => {}
         }
     }
@@ -184,7 +189,7 @@ mod client {
         else {
             return false;
         };
-        let streams: Vec<_> = ["room", "room_gone"]
+        let streams: Vec<_> = ["room", "room_gone", "mention"]
             .into_iter()
             .filter_map(|name| source.subscribe(name).ok())
             .collect();

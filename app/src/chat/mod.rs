@@ -7,6 +7,7 @@ mod live;
 mod lobby;
 mod mentions;
 mod message;
+mod notify;
 mod reactions;
 mod sidebar;
 mod state;

@@ -15,6 +15,7 @@ pub fn Sidebar() -> impl IntoView {
     view! {
         <aside class="sidebar" aria-label="Rooms">
             <crate::pages::SearchBox/>
+            <super::notify::NotifyToggle/>
             <h2 class="sidebar-title"><a href="/">"Rooms"</a></h2>
             <Suspense fallback=|| view! { <p class="loading">"Loading rooms…"</p> }>
                 {move || Suspend::new(async move {

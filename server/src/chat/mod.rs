@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod feed;
 pub mod lobby;
+mod mentions;
 pub mod presence;
 mod private;
 mod room;

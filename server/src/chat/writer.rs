@@ -205,7 +205,8 @@ impl Arrivals {
 }
 
 /// Commits one batch, publishes its new rows in order (with the typing frames waiting for
-/// their rooms, which then cost no write of their own), and answers every sender.
+/// their rooms, which then cost no write of their own), answers every sender, then tells the
+/// people its messages mention.
 async fn store_and_publish(
     store: &Store,
     layer: &dyn ChannelLayer,
@@ -259,11 +260,14 @@ async fn store_and_publish(
             tracing::debug!(%error, "publishing stored messages failed");
         }
     }
+    let mentioning = super::mentions::collect(&written.rooms, &outcomes);
     super::lobby::announce_activity(layer, written.rooms, &outcomes).await;
     for ((_, reply), outcome) in waiting.into_iter().zip(outcomes) {
         // The sender may have gone (client disconnected): nothing to tell.
         let _ = reply.send(outcome.map_err(log_failure));
     }
+    // After the answers: resolving usernames is a read, and no sender should wait for it.
+    super::mentions::deliver(store, layer, mentioning).await;
 }
 
 /// A message's failure, logged unless its batch's failure was logged already.

@@ -136,6 +136,27 @@ impl Store {
         Ok(epoch)
     }
 
+    /// The accounts (not guests) whose username keys are among `keys`, as `(id, key)`:
+    /// whom a message's `@mentions` name. One query for a whole batch's mentions.
+    pub async fn accounts_by_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(keys).unwrap_or_else(|_| "[]".to_owned());
+        let rows = sqlx::query_as::<_, (i64, String)>(
+            "SELECT id, username_key FROM users
+             WHERE password_hash IS NOT NULL AND username_key IS NOT NULL
+               AND username_key IN (SELECT value FROM json_each(?))",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
     /// Looks a user up by id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
         let record = sqlx::query_as::<_, UserRecord>(

@@ -11,6 +11,7 @@ mod accounts;
 mod events;
 mod faults;
 mod live;
+mod mentions;
 mod multiprocess;
 mod reactions;
 mod replies;
