@@ -104,12 +104,14 @@ pub struct BroadcastArgs {
 /// Flags every command takes.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// SQLite file holding users, rooms, messages and sessions (created if missing).
+    /// SQLite file holding users, rooms, messages and sessions (created if missing): a
+    /// path, or `sqlite://path`. Any other URL is refused rather than taken for a file name.
     #[arg(
         long,
         env = "PARLOR_DATABASE",
         default_value = "data/parlor.db",
-        global = true
+        global = true,
+        value_parser = parse_database
     )]
     pub database: PathBuf,
     /// Log filter in tracing's syntax, e.g. `info` or `parlor=debug,info`.
@@ -271,9 +273,90 @@ impl Default for ServeArgs {
     }
 }
 
+/// `--database`: an SQLite file path, or `sqlite:path` / `sqlite://path`. A URL of another
+/// scheme is refused with a clear message: taken as a path, `postgres://host/db` would
+/// quietly create an SQLite file under a directory named `postgres:`.
+fn parse_database(value: &str) -> Result<PathBuf, String> {
+    if value.trim().is_empty() {
+        return Err("the database path is empty".to_owned());
+    }
+    if let Some(rest) = value.strip_prefix("sqlite:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        return match path.split_once('?') {
+            _ if path.is_empty() => {
+                Err("`sqlite:` needs a file path, e.g. sqlite://data/parlor.db".to_owned())
+            }
+            Some(_) => Err(
+                "options in an sqlite: URL are not supported: give the file path alone".to_owned(),
+            ),
+            None => Ok(PathBuf::from(path)),
+        };
+    }
+    let scheme = value
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .filter(|scheme| {
+            scheme.len() > 1
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        });
+    match scheme {
+        Some(scheme @ ("postgres" | "postgresql")) => Err(format!(
+            "{scheme}: URLs are not supported by this build: the PostgreSQL store is not \
+             implemented yet. Use an SQLite file path (several processes on one machine may \
+             share it)."
+        )),
+        Some(scheme) if value.contains("://") => Err(format!(
+            "unsupported database URL scheme `{scheme}:`: give an SQLite file path or \
+             sqlite://path"
+        )),
+        _ => Ok(PathBuf::from(value)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_urls_choose_the_backend_and_unknown_ones_are_refused() {
+        let parse = |value: &str| {
+            Cli::try_load_from(["parlor", "migrate", "--database", value])
+                .map(|c| c.global.database)
+        };
+        assert_eq!(parse("x.db").expect("path"), PathBuf::from("x.db"));
+        assert_eq!(
+            parse("./data/a:b.db").expect("path"),
+            PathBuf::from("./data/a:b.db")
+        );
+        assert_eq!(
+            parse("sqlite://data/p.db").expect("url"),
+            PathBuf::from("data/p.db")
+        );
+        assert_eq!(
+            parse("sqlite:///tmp/p.db").expect("url"),
+            PathBuf::from("/tmp/p.db")
+        );
+        assert_eq!(parse("sqlite:p.db").expect("url"), PathBuf::from("p.db"));
+        for refused in [
+            "postgres://parlor@127.0.0.1:5432/parlor",
+            "postgresql://h/db",
+            "mysql://h/db",
+            "sqlite://",
+            "sqlite://p.db?mode=ro",
+            "",
+        ] {
+            let error = parse(refused).expect_err(refused);
+            assert_eq!(
+                error.kind(),
+                ErrorKind::ValueValidation,
+                "{refused}: {error}"
+            );
+        }
+        let error = parse("postgres://h/db").expect_err("postgres");
+        assert!(error.to_string().contains("PostgreSQL"), "{error}");
+    }
 
     #[test]
     fn serve_is_the_default_and_flags_work_without_a_subcommand() {
