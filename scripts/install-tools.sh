@@ -64,7 +64,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # 6. Playwright for the browser tests (it uses /usr/bin/chromium; no browser download).
-if [ ! -d end2end/node_modules/@playwright/test ]; then
+# Again whenever package-lock.json changed since the last install (a new test package).
+if [ ! -f end2end/node_modules/.package-lock.json ] ||
+   [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   say "Installing the end-to-end test packages (npm ci in end2end/)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
