@@ -163,6 +163,20 @@ fn write_batch(
         }
         outcomes.push(outcome.map_err(writer_error));
     }
+    // The batch's words, in one statement: FTS5 tokenizes them into one segment, where a
+    // trigger per row would flush a segment per message. The write lock is held since
+    // BEGIN IMMEDIATE, so every row from the batch's first new id on is this batch's.
+    let first_new = outcomes.iter().find_map(|outcome| match outcome {
+        Ok(Inserted::New(record)) => Some(record.id),
+        _ => None,
+    });
+    if let Some(first_new) = first_new {
+        tx.prepare_cached(
+            "INSERT INTO message_search (rowid, text)
+             SELECT id, text FROM messages WHERE id >= ?1",
+        )?
+        .execute(params![first_new])?;
+    }
     // The rooms' new figures come back from the same statement (the lobby feed shows them),
     // so announcing a room's activity costs no read.
     let mut changed = Vec::with_capacity(rooms.len());
@@ -237,27 +251,26 @@ fn write_one(
                 )
             })?,
     } + 1;
-    let id = tx
+    // No RETURNING: it would build a temporary b-tree per row; the row id is the
+    // connection's last insert id when a row was inserted.
+    let inserted = tx
         .prepare_cached(
             "INSERT INTO messages
                  (room_id, seq, author_id, author_name, text, client_id, sent_at, reply_to)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (author_id, client_id) DO NOTHING RETURNING id",
+             ON CONFLICT (author_id, client_id) DO NOTHING",
         )?
-        .query_row(
-            params![
-                message.room_id,
-                seq,
-                message.author_id,
-                message.author_name,
-                message.text,
-                message.client_id,
-                message.sent_at,
-                message.reply_to
-            ],
-            |row| row.get::<_, i64>(0),
-        )
-        .optional()?;
+        .execute(params![
+            message.room_id,
+            seq,
+            message.author_id,
+            message.author_name,
+            message.text,
+            message.client_id,
+            message.sent_at,
+            message.reply_to
+        ])?;
+    let id = (inserted == 1).then(|| tx.last_insert_rowid());
     let Some(id) = id else {
         // A retry: the row this author stored under this client_id (in this batch or any
         // earlier one), unchanged; no seq is used.
