@@ -9,8 +9,10 @@
 //! When senders trickle in faster than one per [`CommitWindow`], the task holds a batch open
 //! for that window (1 ms by default) before committing, so a steady stream of messages costs
 //! one commit and one fsync per window rather than one per message; slower than that, a
-//! message is committed at once and the window costs nothing. A sender is still answered
-//! only after its commit.
+//! message is committed at once and the window costs nothing. When they come much faster
+//! (eight or more per window), they come in bursts, and the batch closes as soon as a
+//! burst is in rather than at the window's end. A sender is still answered only after its
+//! commit.
 //!
 //! Closing stops the queue (new sends fail at once), then stores, publishes and answers
 //! everything that was already queued before the task ends: nothing acknowledged is lost.
@@ -155,7 +157,11 @@ async fn run(
             return;
         }
         if arrivals.busy(received, window.window) && !stop.is_cancelled() {
-            hold_open(&mut queue, &mut jobs, window.window).await;
+            if arrivals.expected(window.window) >= BURSTY_PER_WINDOW {
+                hold_while_arriving(&mut queue, &mut jobs, window.window).await;
+            } else {
+                hold_open(&mut queue, &mut jobs, window.window).await;
+            }
         }
         store_and_publish(&store, layer.as_ref(), &typing, &mut jobs).await;
     }
@@ -174,6 +180,39 @@ async fn hold_open(
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+    }
+}
+
+/// From this many expected arrivals per window on, a held batch closes as soon as the queue
+/// stays empty for [`IDLE_ROUNDS`] scheduler rounds instead of waiting out the window.
+/// Arrivals that fast come in bursts (a wave of senders answered by the last commit sending
+/// again): once the burst is in, the rest of the window is only delay — up to a third of a
+/// commit cycle in the store benchmark (bench/RESULTS.md, 2026-12-03). tokio's timers tick
+/// in whole milliseconds, too coarse to wait for a gap of a few microseconds.
+const BURSTY_PER_WINDOW: f64 = 8.0;
+/// Scheduler rounds without a new job after which a fast-arriving batch is committed.
+const IDLE_ROUNDS: u32 = 3;
+
+/// Takes more jobs while they keep coming: each round lets every runnable task (and the I/O
+/// driver) run once, then takes what they queued; the batch closes after [`IDLE_ROUNDS`]
+/// empty rounds, at the window's end, or when full.
+async fn hold_while_arriving(
+    queue: &mut mpsc::Receiver<WriteJob>,
+    jobs: &mut Vec<WriteJob>,
+    window: Duration,
+) {
+    let deadline = Instant::now() + window;
+    let mut idle = 0;
+    while jobs.len() < MAX_BATCH && idle < IDLE_ROUNDS && Instant::now() < deadline {
+        tokio::task::yield_now().await;
+        let before = jobs.len();
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        idle = if jobs.len() == before { idle + 1 } else { 0 };
     }
 }
 
@@ -200,7 +239,12 @@ impl Arrivals {
             self.since = Some(now);
             self.count = 0;
         }
-        self.per_second * window.as_secs_f64() >= 1.0
+        self.expected(window) >= 1.0
+    }
+
+    /// Jobs expected within `window` at the recent rate.
+    fn expected(&self, window: Duration) -> f64 {
+        self.per_second * window.as_secs_f64()
     }
 }
 
