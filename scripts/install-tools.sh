@@ -52,8 +52,11 @@ fi
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Fonts for the screenshots: Hangul and emoji instead of empty boxes.
+[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 if [ "${#missing[@]}" -gt 0 ]; then
-  say "Installing ${missing[*]} from Debian (the tests use a real Redis and a real browser)"
+  say "Installing ${missing[*]} from Debian (the tests use a real Redis, a real browser and its fonts)"
   SUDO=""
   if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null || fail "need root or sudo to apt-get install ${missing[*]}"

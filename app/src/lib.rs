@@ -28,6 +28,7 @@ pub mod protocol;
 // functions themselves are documented.
 #[allow(missing_docs)]
 pub mod server_fns;
+pub mod theme;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -53,9 +54,14 @@ pub struct Hydrated(pub RwSignal<bool>);
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     security::set_content_security_policy();
+    // The remembered theme, so the first paint has the right colours (none: the system's).
+    #[cfg(feature = "ssr")]
+    let theme = theme::requested().attribute();
+    #[cfg(not(feature = "ssr"))]
+    let theme: Option<&str> = None;
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1, interactive-widget=resizes-content"/>
@@ -141,6 +147,7 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
             <header class="site-header">
                 <a href="/" class="brand">"Parlor"</a>
                 <a href="/transports" class="nav-link">"Transports"</a>
+                <theme::ThemeToggle/>
                 <IdentityBar/>
             </header>
             <div class="shell">

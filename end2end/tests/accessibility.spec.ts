@@ -61,3 +61,41 @@ for (const colorScheme of schemes) {
     }
   });
 }
+
+test('the theme toggle overrides the system, is remembered, and the server renders it', async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: BASE_A, colorScheme: 'light' });
+  opened.push(context);
+  const page = await context.newPage();
+  await page.goto('/');
+  await waitForHydration(page);
+  const toggle = page.locator('.theme-toggle');
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await expect(toggle).toHaveAttribute('data-theme-choice', 'system');
+  const systemLight = await background();
+
+  // System → Light → Dark: the page turns dark although the system is light.
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('data-theme-choice', 'light');
+  expect(await background()).toBe(systemLight);
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-label', 'Colour theme: Dark (change)');
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  expect(await background()).not.toBe(systemLight);
+  expect(await violations(page)).toEqual([]);
+
+  // Remembered: the server renders the next page dark before any script runs.
+  const html = await (await page.request.get('/')).text();
+  expect(html).toMatch(/<html[^>]*data-theme="dark"/);
+  await page.reload();
+  await waitForHydration(page);
+  await expect(toggle).toHaveAttribute('data-theme-choice', 'dark');
+  expect(await background()).not.toBe(systemLight);
+
+  // Dark → System: the choice is forgotten.
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('data-theme-choice', 'system');
+  await expect(page.locator('html')).not.toHaveAttribute('data-theme', /./);
+  expect(await background()).toBe(systemLight);
+  const after = await (await page.request.get('/')).text();
+  expect(after).not.toMatch(/<html[^>]*data-theme=/);
+});
