@@ -98,8 +98,10 @@ fn rendered() -> Theme {
 pub fn ThemeToggle() -> impl IntoView {
     #[cfg(feature = "ssr")]
     let current = RwSignal::new(requested());
-    #[cfg(not(feature = "ssr"))]
+    #[cfg(feature = "hydrate")]
     let current = RwSignal::new(rendered());
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let current = RwSignal::new(Theme::System);
     let choose = move |_| {
         let next = current.get_untracked().next();
         current.set(next);

@@ -259,3 +259,53 @@ test('a refused message offers Retry and Delete', async ({ browser, request }) =
   await expect(page.locator('.messages li.message:not(.pending) .text')).toHaveText(['second try']);
   await expect(page.locator('.message.pending')).toHaveCount(0);
 });
+
+test('messages read like chat: grouped by author, avatars, your own marked, safe links, large emoji', async ({ browser, request }) => {
+  test.setTimeout(60_000);
+  const slug = uniqueSlug('reads');
+  await createRoom(request, slug, 'Reads like chat');
+  const ann = await person(browser, BASE_A, 'Ann');
+  const bo = await person(browser, REDIS ? BASE_B : BASE_A, 'Bo');
+  await enterRoom(ann, slug);
+  await enterRoom(bo, slug);
+  await say(ann, 'first of two');
+  await say(ann, 'second of two');
+  await say(bo, 'see https://example.com/a?b=1. or javascript:alert(1)');
+  await say(ann, '🎉');
+
+  const rows = (page: Page) => page.locator('.messages li.message:not(.pending)');
+  for (const page of [ann, bo]) {
+    await expect(rows(page)).toHaveCount(4);
+    // Ann's two messages are one group: one name and avatar for both.
+    await expect(rows(page).nth(0)).not.toHaveClass(/continued/);
+    await expect(rows(page).nth(0).locator('.author .avatar')).toHaveText('A');
+    await expect(rows(page).nth(1)).toHaveClass(/continued/);
+    const hidden = await rows(page).nth(1).locator('.author').boundingBox();
+    expect(hidden?.width ?? 0, 'the name is for screen readers only').toBeLessThanOrEqual(1);
+    await expect(rows(page).nth(2)).not.toHaveClass(/continued/);
+    await expect(rows(page).nth(3)).not.toHaveClass(/continued/);
+    // An address is a link that tells the site nothing; other schemes stay text.
+    const link = rows(page).nth(2).locator('.text a');
+    await expect(link).toHaveCount(1);
+    await expect(link).toHaveAttribute('href', 'https://example.com/a?b=1');
+    await expect(link).toHaveAttribute('rel', 'noopener noreferrer nofollow');
+    await expect(link).toHaveAttribute('target', '_blank');
+    await expect(rows(page).nth(2).locator('.text')).toContainText('javascript:alert(1)');
+    // An emoji alone is shown large.
+    await expect(rows(page).nth(3)).toHaveClass(/emoji-only/);
+    const size = await rows(page).nth(3).locator('.text').evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+    expect(size).toBeGreaterThan(24);
+  }
+  // Your own messages are marked, others' are not.
+  await expect(rows(ann).nth(0)).toHaveClass(/\bmine\b/);
+  await expect(rows(ann).nth(2)).not.toHaveClass(/\bmine\b/);
+  await expect(rows(bo).nth(2)).toHaveClass(/\bmine\b/);
+  await expect(rows(bo).nth(0)).not.toHaveClass(/\bmine\b/);
+
+  // The server renders the same groups (the page reads the same without JavaScript).
+  const second = await rows(ann).nth(1).getAttribute('data-id');
+  const html = await (await request.get(`/rooms/${slug}`)).text();
+  const tag = html.match(new RegExp(`<li[^>]*data-id="${second}"[^>]*>`))?.[0] ?? '';
+  expect(tag).toMatch(/class="[^"]*\bcontinued\b/);
+  expect(html).toContain('rel="noopener noreferrer nofollow"');
+});

@@ -186,12 +186,30 @@ pub fn TextWithMentions(text: String) -> impl IntoView {
                         let mine = move || viewer.key().is_some_and(|k| k.1.to_lowercase() == lower);
                         view! { <span class="mention" class:me=mine>"@" {piece}</span> }.into_any()
                     } else {
-                        piece.into_any()
+                        with_links(&piece).into_any()
                     }
                 })
                 .collect_view()}
         </span>
     }
+}
+
+/// Plain text with its web addresses as links that open in a new tab, tell the site nothing
+/// of where the reader came from and carry no endorsement (`nofollow`). Only `http(s)://`
+/// addresses are ever linked (never `javascript:`); the text is escaped by the renderer.
+fn with_links(text: &str) -> impl IntoView {
+    super::present::link_pieces(text)
+        .into_iter()
+        .map(|piece| match piece {
+            super::present::LinkPiece::Text(text) => text.to_owned().into_any(),
+            super::present::LinkPiece::Link(address) => view! {
+                <a href=address.to_owned() rel="noopener noreferrer nofollow" target="_blank">
+                    {address.to_owned()}
+                </a>
+            }
+            .into_any(),
+        })
+        .collect_view()
 }
 
 #[cfg(test)]

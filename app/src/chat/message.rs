@@ -18,8 +18,16 @@ use leptos::{ev::KeyboardEvent, prelude::*};
 /// One stored message. The list keys rows by id and edit state, so an edit or a deletion
 /// re-renders just this row.
 #[component]
-pub fn MessageItem(message: ChatMessage, state: RoomState) -> impl IntoView {
+pub fn MessageItem(
+    message: ChatMessage,
+    /// Whether it continues the previous message's group (same author, within minutes):
+    /// then its name and avatar are left for screen readers only.
+    #[prop(optional)]
+    continued: bool,
+    state: RoomState,
+) -> impl IntoView {
     let id = message.id;
+    let author_id = message.author_id;
     if message.deleted {
         return view! {
             <li class="message deleted" data-id=id data-deleted="true">
@@ -40,14 +48,25 @@ pub fn MessageItem(message: ChatMessage, state: RoomState) -> impl IntoView {
     let hydrated = use_context::<Hydrated>().map(|h| h.0);
     let can_react =
         Signal::derive(move || hydrated.is_some_and(|h| h.get()) && viewer.id().is_some());
+    let mine = move || viewer.id() == Some(author_id);
+    let large = super::present::is_emoji_only(&message.text);
     view! {
         <li
             class="message"
+            class:continued=continued
+            class:mine=mine
+            class:emoji-only=large
             class:highlighted=move || state.highlighted.get() == Some(id)
             data-id=id
+            data-author=author_id
             data-edited=message.edited_at.is_some().then_some("true")
         >
-            <span class="author">{message.author.clone()}</span>
+            <span class="author">
+                <span class=super::present::avatar_class(author_id) aria-hidden="true">
+                    {super::present::initial(&message.author)}
+                </span>
+                {message.author.clone()}
+            </span>
             <span class="stamp">
                 {edited}
                 <Time sent_at=message.sent_at.clone()/>

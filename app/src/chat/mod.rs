@@ -8,6 +8,7 @@ mod lobby;
 mod mentions;
 mod message;
 mod notify;
+mod present;
 mod reactions;
 mod sidebar;
 mod state;

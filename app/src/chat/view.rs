@@ -82,15 +82,16 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                         }}
                     </li>
                     // Keyed by what a row shows, so an edit or a deletion re-renders that row.
+                    // Grouped: a message that continues its author's run shows no name.
                     <For
-                        each=move || state.messages.get()
-                        key=|m| (m.id, m.edited_at.clone(), m.deleted, m.reply_to.clone(), m.reactions.clone())
-                        let:message
+                        each=move || super::present::grouped(&state.messages.get())
+                        key=|(m, continued)| (m.id, m.edited_at.clone(), m.deleted, m.reply_to.clone(), m.reactions.clone(), *continued)
+                        let:item
                     >
-                        <Show when={let id = message.id; move || divider.get() == Some(id)}>
+                        <Show when={let id = item.0.id; move || divider.get() == Some(id)}>
                             <li class="divider" role="separator">"New messages"</li>
                         </Show>
-                        <MessageItem message state/>
+                        <MessageItem message=item.0 continued=item.1 state/>
                     </For>
                     <For each=move || state.pending.get() key=|p| (p.client_id.clone(), p.failed.clone()) let:pending>
                         <PendingItem pending outbox/>
@@ -162,20 +163,15 @@ fn Presence(state: RoomState) -> impl IntoView {
             <ul class="members">
                 <For each=move || state.members.get() key=|m| m.id let:member>
                     <li class="member" data-user=member.id>
-                        <span class="avatar" aria-hidden="true">{initial(&member.name)}</span>
+                        <span class=super::present::avatar_class(member.id) aria-hidden="true">
+                            {super::present::initial(&member.name)}
+                        </span>
                         <span class="member-name">{member.name.clone()}</span>
                     </li>
                 </For>
             </ul>
         </details>
     }
-}
-
-fn initial(name: &str) -> String {
-    name.chars()
-        .next()
-        .map(|c| c.to_uppercase().collect())
-        .unwrap_or_default()
 }
 
 /// Offline or reconnecting, in words, with a way to retry now.
