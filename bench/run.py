@@ -286,12 +286,15 @@ HEADER = ("| run | conns | sent | delivered/expected | lost | deliveries/s | lat
 
 
 def main():
+    global PARLOR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="S1,S2,S3,S4,store,T,P")
     parser.add_argument("--layers", default="memory,redis")
     parser.add_argument("--repeat", type=int, default=3,
                         help="P: how many quiet/typing pairs per layer (p99 is noisy run to run)")
     parser.add_argument("--no-bare", action="store_true", help="skip the ceiling server")
+    parser.add_argument("--parlor", default=PARLOR,
+                        help="the parlor binary to measure (an older build, for an A/B)")
     parser.add_argument("--arrivals", default="uniform", choices=["uniform", "poisson"],
                         help="how senders' send times are drawn (bench load --arrivals)")
     args = parser.parse_args()
@@ -303,8 +306,9 @@ def main():
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    PARLOR = os.path.abspath(args.parlor)
     if not os.path.exists(PARLOR):
-        sys.exit("target/release/parlor is missing: run `make build` first")
+        sys.exit(f"{PARLOR} is missing: run `make build` first")
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "bench"], cwd=ROOT, check=True)
     workdir = tempfile.mkdtemp(prefix="parlor-bench-")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -313,6 +317,8 @@ def main():
                            capture_output=True, text=True).stdout.strip()
     lines = [f"## {datetime.date.today()} — commit {commit}{' (+ uncommitted changes)' if dirty else ''}",
              "", f"Command: `bench/run.py {' '.join(sys.argv[1:])}`".rstrip(), ""]
+    if PARLOR != os.path.join(ROOT, "target", "release", "parlor"):
+        lines[0] += f" (the bench tooling; Parlor measured is {PARLOR})"
     try:
         results = {}
         if only & {"S1", "S2"}:
