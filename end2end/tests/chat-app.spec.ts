@@ -278,9 +278,9 @@ test('messages read like chat: grouped by author, avatars, your own marked, safe
     await expect(rows(page)).toHaveCount(4);
     // Ann's two messages are one group: one name and avatar for both.
     await expect(rows(page).nth(0)).not.toHaveClass(/continued/);
-    await expect(rows(page).nth(0).locator('.author .avatar')).toHaveText('A');
+    await expect(rows(page).nth(0).locator('.byline .avatar')).toHaveText('A');
     await expect(rows(page).nth(1)).toHaveClass(/continued/);
-    const hidden = await rows(page).nth(1).locator('.author').boundingBox();
+    const hidden = await rows(page).nth(1).locator('.byline').boundingBox();
     expect(hidden?.width ?? 0, 'the name is for screen readers only').toBeLessThanOrEqual(1);
     await expect(rows(page).nth(2)).not.toHaveClass(/continued/);
     await expect(rows(page).nth(3)).not.toHaveClass(/continued/);
@@ -308,4 +308,37 @@ test('messages read like chat: grouped by author, avatars, your own marked, safe
   const tag = html.match(new RegExp(`<li[^>]*data-id="${second}"[^>]*>`))?.[0] ?? '';
   expect(tag).toMatch(/class="[^"]*\bcontinued\b/);
   expect(html).toContain('rel="noopener noreferrer nofollow"');
+});
+
+test('the room list is a keyboard switcher: arrows move the focus, Enter opens the room in place', async ({ browser, request }) => {
+  const first = uniqueSlug('keys-a');
+  const second = uniqueSlug('keys-b');
+  await createRoom(request, first, 'Keys A');
+  await createRoom(request, second, 'Keys B');
+  const page = await person(browser, BASE_A, 'Keys');
+  await enterRoom(page, first);
+  const links = page.locator('.room-links a');
+  const count = await links.count();
+  expect(count).toBeGreaterThanOrEqual(2);
+  const focused = () =>
+    page.evaluate(() => [...document.querySelectorAll('.room-links a')].indexOf(document.activeElement as Element));
+
+  await links.first().focus();
+  await page.keyboard.press('ArrowDown');
+  expect(await focused()).toBe(1);
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('ArrowUp'); // stays on the first
+  expect(await focused()).toBe(0);
+  await page.keyboard.press('End');
+  expect(await focused()).toBe(count - 1);
+  await page.keyboard.press('Home');
+  expect(await focused()).toBe(0);
+
+  // Enter opens the focused room by client navigation (the page is not reloaded).
+  await page.evaluate(() => { (window as unknown as { stayed: boolean }).stayed = true; });
+  await page.locator(`.room-link[data-slug="${second}"] a`).focus();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`/rooms/${second}$`));
+  await expect(page.getByRole('heading', { name: 'Keys B' })).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
 });

@@ -61,11 +61,11 @@ pub fn MessageItem(
             data-author=author_id
             data-edited=message.edited_at.is_some().then_some("true")
         >
-            <span class="author">
+            <span class="byline">
                 <span class=super::present::avatar_class(author_id) aria-hidden="true">
                     {super::present::initial(&message.author)}
                 </span>
-                {message.author.clone()}
+                <span class="author">{message.author.clone()}</span>
             </span>
             <span class="stamp">
                 {edited}

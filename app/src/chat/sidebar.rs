@@ -34,7 +34,7 @@ pub fn Sidebar() -> impl IntoView {
 pub fn RoomLinks(lobby: Lobby) -> impl IntoView {
     let location = use_location();
     view! {
-        <ul class="room-links">
+        <ul class="room-links" on:keydown=switch_by_keyboard>
             <For
                 each=move || lobby.rooms.get()
                 key=|r| (r.slug.clone(), r.title.clone(), r.unread, r.mentions, r.last_message.as_ref().map(|m| m.id))
@@ -44,6 +44,48 @@ pub fn RoomLinks(lobby: Lobby) -> impl IntoView {
             </For>
         </ul>
     }
+}
+
+/// ↑ / ↓ (and Home / End) move the focus between the room links, so the list is a room
+/// switcher by keyboard: Enter opens the focused room (a client-side navigation).
+fn switch_by_keyboard(event: leptos::ev::KeyboardEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::{JsCast, JsValue};
+        let key = event.key();
+        let Some(list) = event
+            .current_target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let Ok(links) = list.query_selector_all("a") else {
+            return;
+        };
+        let count = links.length();
+        if count == 0 {
+            return;
+        }
+        let active = JsValue::from(document().active_element());
+        let current =
+            (0..count).find(|&i| links.item(i).map(JsValue::from).as_ref() == Some(&active));
+        let next = match (key.as_str(), current) {
+            ("ArrowDown", Some(i)) => (i + 1).min(count - 1),
+            ("ArrowUp", Some(i)) => i.saturating_sub(1),
+            ("ArrowDown" | "Home", None) | ("Home", Some(_)) => 0,
+            ("ArrowUp" | "End", None) | ("End", Some(_)) => count - 1,
+            _ => return,
+        };
+        event.prevent_default();
+        if let Some(link) = links
+            .item(next)
+            .and_then(|node| node.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = link.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = event;
 }
 
 #[component]
