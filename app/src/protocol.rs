@@ -596,6 +596,9 @@ pub fn text_pieces(text: &str) -> Vec<TextPiece<'_>> {
 /// badge and notifications count them (see [`text_pieces`]).
 pub fn mentioned_usernames(text: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
+    if !text.contains('@') {
+        return found; // most messages: no need to cut the text into pieces
+    }
     for piece in text_pieces(text) {
         if let TextPiece::Mention(name) = piece {
             let name = name.to_lowercase();

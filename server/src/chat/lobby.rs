@@ -90,12 +90,7 @@ pub(super) async fn announce_activity(
             })
             .collect();
         let mut room = super::wire::summary_from(stats);
-        room.last_message = newest.map(|record| LastMessage {
-            id: record.id,
-            author: record.author_name.clone(),
-            excerpt: LastMessage::excerpt_of(&record.text),
-            sent_at: crate::store::format_millis(record.sent_at),
-        });
+        room.last_message = newest.map(super::wire::last_message_of);
         publish(
             layer,
             &Note::Activity {

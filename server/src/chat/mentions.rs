@@ -11,7 +11,7 @@ use super::encode;
 use crate::{
     auth::user_group,
     layer::{ChannelLayer, Delivery},
-    store::{format_millis, Inserted, MessageRecord, RoomWithStats, Store, StoreError},
+    store::{Inserted, RoomWithStats, Store, StoreError},
 };
 use app::protocol::{mentioned_usernames, LastMessage, ServerFrame};
 use std::collections::HashMap;
@@ -40,7 +40,7 @@ pub(super) fn collect(
     outcomes
         .iter()
         .filter_map(|outcome| match outcome {
-            Ok(Inserted::New(record)) if record.text.contains('@') => Some(record),
+            Ok(Inserted::New(record)) => Some(record),
             _ => None,
         })
         .filter_map(|record| {
@@ -53,19 +53,10 @@ pub(super) fn collect(
                 members: room.members.clone(),
                 author_id: record.author_id,
                 keys,
-                message: excerpt(record),
+                message: super::wire::last_message_of(record),
             })
         })
         .collect()
-}
-
-fn excerpt(record: &MessageRecord) -> LastMessage {
-    LastMessage {
-        id: record.id,
-        author: record.author_name.clone(),
-        excerpt: LastMessage::excerpt_of(&record.text),
-        sent_at: format_millis(record.sent_at),
-    }
 }
 
 /// Resolves the batch's usernames in one read and publishes each `mention` frame. The

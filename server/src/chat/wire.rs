@@ -116,6 +116,16 @@ pub(super) fn summary_from(room: RoomWithStats) -> RoomSummary {
     }
 }
 
+/// A stored message as the room list and mention frames quote it.
+pub(super) fn last_message_of(record: &crate::store::MessageRecord) -> app::protocol::LastMessage {
+    app::protocol::LastMessage {
+        id: record.id,
+        author: record.author_name.clone(),
+        excerpt: app::protocol::LastMessage::excerpt_of(&record.text),
+        sent_at: crate::store::format_millis(record.sent_at),
+    }
+}
+
 /// Encodes a server frame once, into shareable bytes.
 pub fn encode(frame: &ServerFrame) -> Frame {
     // Serialising these plain structs cannot fail; an empty frame would be dropped by

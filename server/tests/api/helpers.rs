@@ -134,6 +134,19 @@ impl Client {
         client
     }
 
+    /// A client of `base` logged in to a new account.
+    pub async fn account_at(base: &str, username: &str, password: &str) -> Self {
+        let client = Self::for_base(base);
+        let response = client
+            .post(
+                "/api/signup",
+                &json!({ "username": username, "password": password }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "sign up {username}");
+        client
+    }
+
     /// The same browser talking to another server: shares this client's cookies.
     pub fn at(&self, base: &str) -> Self {
         let jar = self.jar.clone();

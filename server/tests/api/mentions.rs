@@ -14,26 +14,12 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A logged-in account on the server at `base`.
 async fn account_at(base: &str, username: &str) -> Client {
-    let client = Client::for_base(base);
-    let response = client
-        .post(
-            "/api/signup",
-            &json!({ "username": username, "password": "correct horse battery" }),
-        )
-        .await;
-    assert_eq!(response.status(), 201, "sign up {username}");
-    client
+    Client::account_at(base, username, "correct horse battery").await
 }
 
 /// The next `mention` frame within `wait` (other frames skipped), or `None`.
 async fn next_mention(ws: &mut Ws, wait: Duration) -> Option<Value> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let frame = ws.next_any_within(deadline).await?;
-        if frame["type"] == "mention" {
-            return Some(frame);
-        }
-    }
+    crate::events::next_of(ws, "mention", wait).await
 }
 
 /// The next SSE event named `mention` within `wait`, parsed.
@@ -49,15 +35,9 @@ async fn next_sse_mention(events: &mut SseReader, wait: Duration) -> Option<Valu
 }
 
 async fn post(client: &Client, slug: &str, text: &str) -> i64 {
-    let response = client
-        .post(
-            &format!("/api/rooms/{slug}/messages"),
-            &json!({ "text": text }),
-        )
-        .await;
-    assert_eq!(response.status(), 201, "post {text:?}");
-    let body: Value = response.json().await.expect("json");
-    body["id"].as_i64().expect("id")
+    crate::transports::post(client, slug, text).await["id"]
+        .as_i64()
+        .expect("id")
 }
 
 #[tokio::test]
