@@ -316,6 +316,9 @@ test('the room list is a keyboard switcher: arrows move the focus, Enter opens t
   await createRoom(request, first, 'Keys A');
   await createRoom(request, second, 'Keys B');
   const page = await person(browser, BASE_A, 'Keys');
+  // Other tests post meanwhile, which moves their rooms up: this page's lobby feed is held
+  // (a socket that opens and stays silent) so the list's order stays the one it rendered.
+  await page.routeWebSocket(/\/ws\/lobby/, () => {});
   await enterRoom(page, first);
   const links = page.locator('.room-links a');
   const count = await links.count();
@@ -325,14 +328,14 @@ test('the room list is a keyboard switcher: arrows move the focus, Enter opens t
 
   await links.first().focus();
   await page.keyboard.press('ArrowDown');
-  expect(await focused()).toBe(1);
+  await expect.poll(focused).toBe(1);
   await page.keyboard.press('ArrowUp');
   await page.keyboard.press('ArrowUp'); // stays on the first
-  expect(await focused()).toBe(0);
+  await expect.poll(focused).toBe(0);
   await page.keyboard.press('End');
-  expect(await focused()).toBe(count - 1);
+  await expect.poll(focused).toBe(count - 1);
   await page.keyboard.press('Home');
-  expect(await focused()).toBe(0);
+  await expect.poll(focused).toBe(0);
 
   // Enter opens the focused room by client navigation (the page is not reloaded).
   await page.evaluate(() => { (window as unknown as { stayed: boolean }).stayed = true; });
@@ -341,4 +344,40 @@ test('the room list is a keyboard switcher: arrows move the focus, Enter opens t
   await expect(page).toHaveURL(new RegExp(`/rooms/${second}$`));
   await expect(page.getByRole('heading', { name: 'Keys B' })).toBeVisible();
   expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+});
+
+test('a live update of the room list keeps the keyboard focus on the same room', async ({ browser, request }) => {
+  const here = uniqueSlug('focus-here');
+  const held = uniqueSlug('focus-held');
+  const busy = uniqueSlug('focus-busy');
+  // Created oldest first: the busy room starts below the held one.
+  for (const [slug, title] of [[busy, 'Focus busy'], [held, 'Focus held'], [here, 'Focus here']]) {
+    await createRoom(request, slug, title);
+  }
+  const page = await person(browser, BASE_A, 'Focus');
+  await enterRoom(page, here);
+  await expect(page.locator(`.room-link[data-slug="${busy}"]`)).toBeAttached();
+  const focusedSlug = () =>
+    page.evaluate(() => document.activeElement?.closest('.room-link')?.getAttribute('data-slug') ?? null);
+  const busyAboveHeld = () =>
+    page.evaluate(([busy, held]) => {
+      const order = [...document.querySelectorAll('.room-link')].map((li) => li.getAttribute('data-slug'));
+      return order.indexOf(busy) < order.indexOf(held);
+    }, [busy, held]);
+  expect(await busyAboveHeld()).toBe(false);
+  await page.locator(`.room-link[data-slug="${held}"] a`).focus();
+
+  // A message in another room moves that room up (its link is moved), and one in the focused
+  // room re-renders the focused link itself: the focus stays on the same room both times.
+  const moved = await request.post(`/api/rooms/${busy}/messages`, { data: { text: 'moves up' } });
+  expect(moved.status()).toBe(201);
+  await expect.poll(busyAboveHeld).toBe(true);
+  await expect.poll(focusedSlug).toBe(held);
+  const bumped = await request.post(`/api/rooms/${held}/messages`, { data: { text: 'bumps the badge' } });
+  expect(bumped.status()).toBe(201);
+  await expect(page.locator(`.room-link[data-slug="${held}"]`)).toHaveAttribute('data-unread', '1');
+  await expect.poll(focusedSlug).toBe(held);
+  // And the arrows go on from there.
+  await page.keyboard.press('ArrowDown');
+  await expect.poll(focusedSlug).not.toBe(held);
 });

@@ -202,6 +202,30 @@ async fn run(
     }
 }
 
+/// Waits for a connection to open while still answering the page, so "Retry now" (or a new
+/// identity) abandons a hanging attempt at once instead of after [`OPEN_TIMEOUT_MS`].
+/// `Err` says how the session ends when it did not open.
+pub(super) async fn open_or_command(
+    open: impl std::future::Future<Output = bool>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Result<(), Ended> {
+    let open = open.fuse();
+    futures::pin_mut!(open);
+    loop {
+        futures::select! {
+            opened = open => {
+                return if opened { Ok(()) } else { Err(Ended::Dropped { was_open: false }) };
+            }
+            command = commands.next() => match command {
+                None => return Err(Ended::Stopped),
+                Some(Command::Reconnect) => return Err(Ended::Restart),
+                // Already in the outbox: it goes out once the connection is open.
+                Some(Command::Send(_)) => {}
+            },
+        }
+    }
+}
+
 /// Whether the server says the room does not exist (network errors say nothing).
 async fn room_is_gone(state: &RoomState) -> bool {
     let url = format!("/api/rooms/{}", state.slug.get_value());

@@ -3,7 +3,8 @@
 //! last event id (a room event's seq) so the server resumes without a gap.
 
 use super::{
-    apply_frame, count_bytes, count_request, post, unsent, Command, Ended, Link, OPEN_TIMEOUT_MS,
+    apply_frame, count_bytes, count_request, open_or_command, post, unsent, Command, Ended, Link,
+    OPEN_TIMEOUT_MS,
 };
 use crate::chat::state::ConnState;
 use futures::StreamExt;
@@ -54,17 +55,22 @@ pub(super) async fn session(link: Link<'_>) -> Ended {
 
     // EventSource has no "open" future: watch its state.
     let opening = js_sys::Date::now();
-    loop {
-        match source.state() {
-            State::Open => break,
-            State::Closed => return Ended::Dropped { was_open: false },
-            State::Connecting if js_sys::Date::now() - opening > OPEN_TIMEOUT_MS => {
-                return Ended::Dropped { was_open: false };
-            }
-            State::Connecting => {
-                gloo_timers::future::sleep(Duration::from_millis(50)).await;
+    let open = async {
+        loop {
+            match source.state() {
+                State::Open => return true,
+                State::Closed => return false,
+                State::Connecting if js_sys::Date::now() - opening > OPEN_TIMEOUT_MS => {
+                    return false;
+                }
+                State::Connecting => {
+                    gloo_timers::future::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
+    };
+    if let Err(ended) = open_or_command(open, commands).await {
+        return ended;
     }
     state.status.set(ConnState::Live);
     for frame in unsent(&state) {

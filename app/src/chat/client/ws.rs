@@ -1,7 +1,8 @@
 //! The WebSocket session: `ws(s)://host/ws/rooms/{slug}?since={last seq}`, both directions.
 
 use super::{
-    apply_frame, count_bytes, count_request, unsent, Command, Ended, Link, OPEN_TIMEOUT_MS,
+    apply_frame, count_bytes, count_request, open_or_command, unsent, Command, Ended, Link,
+    OPEN_TIMEOUT_MS,
 };
 use crate::{chat::state::ConnState, protocol::close_codes};
 use futures::{FutureExt, SinkExt, StreamExt};
@@ -22,8 +23,8 @@ pub(super) async fn session(link: Link<'_>) -> Ended {
     let Ok(mut socket) = WebSocket::open(&url) else {
         return Ended::Dropped { was_open: false };
     };
-    if !opened(&mut socket).await {
-        return Ended::Dropped { was_open: false };
+    if let Err(ended) = open_or_command(opened(&mut socket), commands).await {
+        return ended;
     }
     state.status.set(ConnState::Live);
     let (mut sink, mut stream) = socket.split();
