@@ -48,9 +48,11 @@ fi
 
 [ "$WITH_TEST_TOOLS" = 1 ] || exit 0
 
-# 5. Test services and browser: Debian's redis-server and chromium.
+# 5. Test services and browser: Debian's redis-server, postgresql, nginx and chromium.
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # Fonts for the screenshots: Hangul and emoji instead of empty boxes.
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
@@ -62,8 +64,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
     command -v sudo >/dev/null || fail "need root or sudo to apt-get install ${missing[*]}"
     SUDO=sudo
   fi
+  # The tests start their own PostgreSQL and nginx on free ports: keep the packages from
+  # starting system-wide ones on 5432 and 80 (policy-rc.d answers "not now").
+  policy_added=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ -z "$policy_added" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 # 6. Playwright for the browser tests (it uses /usr/bin/chromium; no browser download).

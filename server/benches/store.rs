@@ -27,7 +27,7 @@ fn main() {
 
 async fn run(senders: usize, total: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_and_migrate(&dir.path().join("bench.db"))
+    let store = Store::open_sqlite(&dir.path().join("bench.db"))
         .await
         .expect("store");
     let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(64));

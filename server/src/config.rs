@@ -2,10 +2,11 @@
 //! manager or container can configure Parlor without a wrapper script.
 
 use crate::limits::{LimitSettings, RoomQuota};
+use crate::store::Database;
 use clap::{
     error::ErrorKind, parser::ValueSource, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 };
-use std::{ffi::OsString, net::SocketAddr, path::PathBuf};
+use std::{ffi::OsString, net::SocketAddr};
 
 /// `parlor [serve|migrate] [flags]`; without a subcommand it serves.
 #[derive(Debug, Parser)]
@@ -104,8 +105,9 @@ pub struct BroadcastArgs {
 /// Flags every command takes.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// SQLite file holding users, rooms, messages and sessions (created if missing): a
-    /// path, or `sqlite://path`. Any other URL is refused rather than taken for a file name.
+    /// Where users, rooms, messages and sessions are kept: an SQLite file path (created if
+    /// missing) or `sqlite://path` for one machine, a `postgres://user:pass@host/db` URL for
+    /// many. Any other URL is refused rather than taken for a file name.
     #[arg(
         long,
         env = "PARLOR_DATABASE",
@@ -113,7 +115,7 @@ pub struct GlobalArgs {
         global = true,
         value_parser = parse_database
     )]
-    pub database: PathBuf,
+    pub database: Database,
     /// Log filter in tracing's syntax, e.g. `info` or `parlor=debug,info`.
     #[arg(long, env = "PARLOR_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -273,51 +275,15 @@ impl Default for ServeArgs {
     }
 }
 
-/// `--database`: an SQLite file path, or `sqlite:path` / `sqlite://path`. A URL of another
-/// scheme is refused with a clear message: taken as a path, `postgres://host/db` would
-/// quietly create an SQLite file under a directory named `postgres:`.
-fn parse_database(value: &str) -> Result<PathBuf, String> {
-    if value.trim().is_empty() {
-        return Err("the database path is empty".to_owned());
-    }
-    if let Some(rest) = value.strip_prefix("sqlite:") {
-        let path = rest.strip_prefix("//").unwrap_or(rest);
-        return match path.split_once('?') {
-            _ if path.is_empty() => {
-                Err("`sqlite:` needs a file path, e.g. sqlite://data/parlor.db".to_owned())
-            }
-            Some(_) => Err(
-                "options in an sqlite: URL are not supported: give the file path alone".to_owned(),
-            ),
-            None => Ok(PathBuf::from(path)),
-        };
-    }
-    let scheme = value
-        .split_once(':')
-        .map(|(scheme, _)| scheme)
-        .filter(|scheme| {
-            scheme.len() > 1
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        });
-    match scheme {
-        Some(scheme @ ("postgres" | "postgresql")) => Err(format!(
-            "{scheme}: URLs are not supported by this build: the PostgreSQL store is not \
-             implemented yet. Use an SQLite file path (several processes on one machine may \
-             share it)."
-        )),
-        Some(scheme) if value.contains("://") => Err(format!(
-            "unsupported database URL scheme `{scheme}:`: give an SQLite file path or \
-             sqlite://path"
-        )),
-        _ => Ok(PathBuf::from(value)),
-    }
+/// `--database`: see [`Database::parse`].
+fn parse_database(value: &str) -> Result<Database, String> {
+    Database::parse(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn database_urls_choose_the_backend_and_unknown_ones_are_refused() {
@@ -325,26 +291,25 @@ mod tests {
             Cli::try_load_from(["parlor", "migrate", "--database", value])
                 .map(|c| c.global.database)
         };
-        assert_eq!(parse("x.db").expect("path"), PathBuf::from("x.db"));
+        let file = |path: &str| Database::Sqlite(PathBuf::from(path));
+        assert_eq!(parse("x.db").expect("path"), file("x.db"));
+        assert_eq!(parse("./data/a:b.db").expect("path"), file("./data/a:b.db"));
+        assert_eq!(parse("sqlite://data/p.db").expect("url"), file("data/p.db"));
+        assert_eq!(parse("sqlite:///tmp/p.db").expect("url"), file("/tmp/p.db"));
+        assert_eq!(parse("sqlite:p.db").expect("url"), file("p.db"));
         assert_eq!(
-            parse("./data/a:b.db").expect("path"),
-            PathBuf::from("./data/a:b.db")
+            parse("postgres://parlor@127.0.0.1:5432/parlor").expect("postgres"),
+            Database::Postgres("postgres://parlor@127.0.0.1:5432/parlor".to_owned())
         );
-        assert_eq!(
-            parse("sqlite://data/p.db").expect("url"),
-            PathBuf::from("data/p.db")
-        );
-        assert_eq!(
-            parse("sqlite:///tmp/p.db").expect("url"),
-            PathBuf::from("/tmp/p.db")
-        );
-        assert_eq!(parse("sqlite:p.db").expect("url"), PathBuf::from("p.db"));
+        assert!(matches!(
+            parse("postgresql://h/db"),
+            Ok(Database::Postgres(_))
+        ));
         for refused in [
-            "postgres://parlor@127.0.0.1:5432/parlor",
-            "postgresql://h/db",
             "mysql://h/db",
             "sqlite://",
             "sqlite://p.db?mode=ro",
+            "postgres://h:notaport/db",
             "",
         ] {
             let error = parse(refused).expect_err(refused);
@@ -354,8 +319,8 @@ mod tests {
                 "{refused}: {error}"
             );
         }
-        let error = parse("postgres://h/db").expect_err("postgres");
-        assert!(error.to_string().contains("PostgreSQL"), "{error}");
+        let error = parse("mysql://h/db").expect_err("mysql");
+        assert!(error.to_string().contains("postgres://"), "{error}");
     }
 
     #[test]
@@ -367,7 +332,7 @@ mod tests {
             cli.serve.addr,
             Some("127.0.0.1:4000".parse().expect("addr"))
         );
-        assert_eq!(cli.global.database, PathBuf::from("x.db"));
+        assert_eq!(cli.global.database, Database::Sqlite(PathBuf::from("x.db")));
     }
 
     #[test]
@@ -387,14 +352,14 @@ mod tests {
         }
         let cli = Cli::try_load_from(["parlor", "migrate", "--database", "y.db"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Migrate)));
-        assert_eq!(cli.global.database, PathBuf::from("y.db"));
+        assert_eq!(cli.global.database, Database::Sqlite(PathBuf::from("y.db")));
     }
 
     #[test]
     fn shared_flags_may_come_before_the_subcommand_and_serving_flags_may_not() {
         let cli = Cli::try_load_from(["parlor", "--database", "z.db", "migrate"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Migrate)));
-        assert_eq!(cli.global.database, PathBuf::from("z.db"));
+        assert_eq!(cli.global.database, Database::Sqlite(PathBuf::from("z.db")));
         let error = Cli::try_load_from(["parlor", "--addr", "127.0.0.1:4000", "migrate"])
             .expect_err("--addr does nothing for migrate");
         assert_eq!(error.kind(), ErrorKind::ArgumentConflict);

@@ -32,14 +32,14 @@ use crate::{
         ChannelLayer, LayerError,
     },
     limits,
-    store::{Store, StoreError},
+    store::{Database, SessionPool, Store, StoreError},
     tasks::{self, Tasks},
 };
 use leptos::config::LeptosOptions;
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tower_sessions::SessionStore;
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 /// How often expired sessions are deleted.
 const SESSION_SWEEP: Duration = Duration::from_secs(3600);
@@ -58,8 +58,8 @@ const DRAIN_SHARE: f64 = 0.3;
 /// Everything `start` needs.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// The SQLite file.
-    pub database: PathBuf,
+    /// The database (an SQLite file or a PostgreSQL URL).
+    pub database: Database,
     /// The `serve` flags (limits, Redis, origins, guests, sessions, …).
     pub serve: config::ServeArgs,
     /// Leptos' site settings.
@@ -67,8 +67,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Defaults around a database path (tests, tools).
-    pub fn new(database: PathBuf) -> Self {
+    /// Defaults around a database (tests, tools).
+    pub fn new(database: Database) -> Self {
         Self {
             database,
             serve: config::ServeArgs::default(),
@@ -228,15 +228,51 @@ impl RunningServer {
 /// Opens the store, builds the services and serves on `listener` until shut down.
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<RunningServer, StartError> {
     let store = Store::open_and_migrate(&settings.database).await?;
-    let sessions = SqliteStore::new(store.pool().clone());
-    sessions.migrate().await?;
     let layer = channel_layer(&settings)?;
     let mut tasks = Tasks::new();
-    tasks.spawn(
-        "session sweeper",
-        auth::sessions::sweep_expired(sessions.clone(), SESSION_SWEEP, tasks.stop_signal()),
-    );
-    serve_with(settings, listener, store, layer, sessions, tasks).await
+    // The sessions live in the same database as everything else, on either backend.
+    match store.session_pool() {
+        SessionPool::Postgres(pool) => {
+            let sessions = PostgresStore::new(pool);
+            migrate_sessions(|| sessions.migrate()).await?;
+            tasks.spawn(
+                "session sweeper",
+                auth::sessions::sweep_expired(sessions.clone(), SESSION_SWEEP, tasks.stop_signal()),
+            );
+            serve_with(settings, listener, store, layer, sessions, tasks).await
+        }
+        SessionPool::Sqlite(pool) => {
+            let sessions = SqliteStore::new(pool);
+            sessions.migrate().await?;
+            tasks.spawn(
+                "session sweeper",
+                auth::sessions::sweep_expired(sessions.clone(), SESSION_SWEEP, tasks.stop_signal()),
+            );
+            serve_with(settings, listener, store, layer, sessions, tasks).await
+        }
+    }
+}
+
+/// Creates the session table, trying again a few times: processes starting together on one
+/// PostgreSQL race on its `CREATE SCHEMA IF NOT EXISTS`, and the loser gets a unique
+/// violation although the schema is there.
+async fn migrate_sessions<F, Fut>(migrate: F) -> Result<(), sqlx::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match migrate().await {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt < 5 => {
+                attempt += 1;
+                tracing::debug!(%error, attempt, "creating the session table raced; again");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// The edge's state over the core services, with the edge's own policies from the flags.

@@ -73,7 +73,7 @@ async fn serve(global: GlobalArgs, args: ServeArgs) -> Result<(), String> {
     tracing::info!(
         "Parlor is serving http://{} (database {}, {layer_name}, {guests})",
         server.addr,
-        global.database.display()
+        global.database
     );
     shutdown_signal().await;
     tracing::info!("shutting down: telling connections to go away, then storing what is queued");
@@ -85,7 +85,7 @@ async fn migrate(global: GlobalArgs) -> Result<(), String> {
     parlor::store::Store::open_and_migrate(&global.database)
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
-    println!("database {} is up to date", global.database.display());
+    println!("database {} is up to date", global.database);
     Ok(())
 }
 
@@ -104,7 +104,7 @@ async fn broadcast(global: GlobalArgs, args: BroadcastArgs) -> Result<(), String
     };
     let store = Store::open_and_migrate(&global.database)
         .await
-        .map_err(|e| format!("cannot open {}: {e}", global.database.display()))?;
+        .map_err(|e| format!("cannot open {}: {e}", global.database))?;
     let layer =
         Arc::new(RedisLayer::start(&redis, &args.redis_prefix, 16).map_err(|e| e.to_string())?);
     if !layer.wait_connected(Duration::from_secs(5)).await {

@@ -8,7 +8,7 @@
 //! change rolls the seq back with it. Edits and deletions are rare next to messages, so they
 //! are written on a pooled connection rather than through the group-commit writer.
 
-use super::{messages::COLUMNS, MessageRecord, RoomHead, Store, StoreError};
+use super::{messages::COLUMNS, sqlite::SqliteDb, MessageRecord, RoomHead, StoreError};
 use sqlx::{Sqlite, Transaction};
 
 /// A change to a room as it is replayed: a message (as it stands now), or a later change to
@@ -112,7 +112,7 @@ pub(super) type OpenChange = (
     MessageRecord,
 );
 
-impl Store {
+impl SqliteDb {
     /// Begins a change of `message_id` in `room_id`: takes the room's next seq (and so the
     /// write lock) and reads the message. A missing or deleted message, or one `may` refuses,
     /// is a refusal; the transaction then rolls back and no seq is used.
@@ -405,6 +405,7 @@ pub(super) async fn record_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
     use crate::store::{test_support::temp_store, NewMessage};
 
     async fn post(store: &Store, room: i64, author: i64, text: &str) -> MessageRecord {
@@ -500,7 +501,7 @@ mod tests {
         let texts: Vec<String> = sqlx::query_scalar(
             "SELECT text FROM messages UNION ALL SELECT text FROM message_edits",
         )
-        .fetch_all(store.pool())
+        .fetch_all(store.sqlite_pool().expect("an SQLite store"))
         .await
         .expect("scan");
         assert!(

@@ -1,7 +1,7 @@
 //! The `messages` table: batched, idempotent inserts (written by the writer's connection,
 //! `store::writer`) and the reads behind history, catch-up and gap repair.
 
-use super::{RoomWithStats, Store, StoreError};
+use super::{sqlite::SqliteDb, RoomWithStats, StoreError};
 
 /// A message about to be stored.
 #[derive(Clone, Debug)]
@@ -106,26 +106,13 @@ pub(super) const COLUMNS: &str =
         FROM reactions r JOIN users u ON u.id = r.user_id
        WHERE r.message_id = messages.id) AS reactions";
 
-impl Store {
+impl SqliteDb {
     /// Stores a batch of messages in one transaction (one fsync for the lot), in order, on
     /// the writer's own connection (see `writer`): one outcome per message — the new row, the
     /// earlier row for a retried `(author, client_id)`, or that message's own failure. A
     /// failure of the whole batch (disk, lock timeout) is every message's.
     pub async fn write_messages(&self, batch: Vec<NewMessage>) -> Written {
         self.writer.write(batch).await
-    }
-
-    /// [`Store::write_messages`] for callers that want all or nothing (tests, tools).
-    pub async fn insert_messages(
-        &self,
-        batch: &[&NewMessage],
-    ) -> Result<Vec<Inserted>, StoreError> {
-        let owned = batch.iter().map(|message| (*message).clone()).collect();
-        self.write_messages(owned)
-            .await
-            .outcomes
-            .into_iter()
-            .collect()
     }
 
     /// The room's newest message id and seq (zeros when empty): one primary-key read.
@@ -162,16 +149,6 @@ impl Store {
         Ok(rows)
     }
 
-    /// Up to `limit` messages after `after`, oldest first.
-    pub async fn messages_after(
-        &self,
-        room_id: i64,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<MessageRecord>, StoreError> {
-        self.messages_between(room_id, after, i64::MAX, limit).await
-    }
-
     /// The `limit` newest messages before `before` (all when `None`), oldest first.
     pub async fn messages_before(
         &self,
@@ -197,6 +174,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::test_support::temp_store;
+    use crate::store::Store;
 
     fn draft(room_id: i64, author_id: i64, text: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
@@ -330,15 +308,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("nested/dir/parlor.db");
         {
-            let store = Store::open_and_migrate(&path).await.expect("open");
+            let store = Store::open_sqlite(&path).await.expect("open");
             let ann = store.create_guest("ann").await.expect("guest");
             let room = store.create_room("keep", "Keep", None).await.expect("room");
             let drafts = [draft(room.id, ann.id, "persisted", None)];
             let refs: Vec<&NewMessage> = drafts.iter().collect();
             store.insert_messages(&refs).await.expect("insert");
-            store.pool().close().await;
+            store.sqlite_pool().expect("an SQLite store").close().await;
         }
-        let store = Store::open_and_migrate(&path).await.expect("reopen");
+        let store = Store::open_sqlite(&path).await.expect("reopen");
         let room = store
             .room_by_slug("keep")
             .await

@@ -3,7 +3,7 @@
 //! seq, written in the same transaction as the change, like edits and deletions.
 
 use super::events::Refusal;
-use super::{events::record_event, RoomHead, Store, StoreError};
+use super::{events::record_event, sqlite::SqliteDb, RoomHead, StoreError};
 
 /// One user's emoji on a message.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -52,7 +52,7 @@ pub struct ReactionLimits {
     pub per_user: usize,
 }
 
-impl Store {
+impl SqliteDb {
     /// Puts `emoji` (already validated) on message `message_id` of `room_id` for `user_id`,
     /// or takes it off if they had put it there. Refused for a missing or deleted message,
     /// or past `limits`; a refusal changes nothing and uses no seq.
@@ -133,6 +133,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
     use crate::store::{test_support::temp_store, Deleter, NewMessage, RoomEvent};
 
     const LIMITS: ReactionLimits = ReactionLimits {

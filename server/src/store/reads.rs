@@ -1,7 +1,7 @@
 //! The `read_markers` table: how far each user has read each room, and the unread and
 //! mention counts that follow from it.
 
-use super::{RoomCursor, RoomWithStats, Store, StoreError};
+use super::{sqlite::SqliteDb, RoomCursor, RoomWithStats, StoreError};
 
 /// Unread figures of one room for one user.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -54,7 +54,7 @@ fn unread_columns() -> String {
 }
 
 /// `%@name%` for LIKE, with LIKE's wildcards in the name escaped; '' for no name.
-fn mention_pattern(username: Option<&str>) -> String {
+pub(super) fn mention_pattern(username: Option<&str>) -> String {
     match username {
         Some(name) if !name.is_empty() => {
             let escaped = name
@@ -67,7 +67,7 @@ fn mention_pattern(username: Option<&str>) -> String {
     }
 }
 
-impl Store {
+impl SqliteDb {
     /// Moves `user_id`'s marker in `room_id` to `up_to` unless it is already further, and
     /// returns where it stands.
     pub async fn mark_read(

@@ -1,6 +1,6 @@
 //! The `rooms` table.
 
-use super::{now_millis, Store, StoreError};
+use super::{now_millis, sqlite::SqliteDb, StoreError};
 
 /// One room as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -51,17 +51,7 @@ pub struct RoomCursor {
     pub id: i64,
 }
 
-impl Store {
-    /// Creates a public room; [`StoreError::Duplicate`] if the slug is taken.
-    pub async fn create_room(
-        &self,
-        slug: &str,
-        title: &str,
-        owner_id: Option<i64>,
-    ) -> Result<RoomRecord, StoreError> {
-        self.create_room_with(slug, title, owner_id, None).await
-    }
-
+impl SqliteDb {
     /// Creates a room; with `members` it is private to them (the owner included), in one
     /// transaction. [`StoreError::Duplicate`] if the slug is taken.
     pub async fn create_room_with(
@@ -100,10 +90,11 @@ impl Store {
     /// created now); whether it was created.
     pub async fn open_direct_room(
         &self,
-        (a, b): (i64, i64),
+        pair: (i64, i64),
         slug: &str,
         title: &str,
     ) -> Result<(RoomRecord, bool), StoreError> {
+        let (a, b) = pair;
         let key = format!("{}:{}", a.min(b), a.max(b));
         let now = now_millis();
         let mut tx = self.pool.begin().await?;

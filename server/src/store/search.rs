@@ -1,12 +1,12 @@
 //! Full-text search (SQLite FTS5, kept in step with `messages` by triggers in the same
 //! transaction): the newest messages matching every word, in the rooms a user may read.
 
-use super::{messages::COLUMNS, rooms::visible_to, MessageRecord, Store, StoreError};
+use super::{messages::COLUMNS, rooms::visible_to, sqlite::SqliteDb, MessageRecord, StoreError};
 
 /// Most words a search query may have (each is matched as a word prefix).
 pub const MAX_SEARCH_WORDS: usize = 8;
 
-impl Store {
+impl SqliteDb {
     /// Up to `limit` messages, newest first, whose text has every word of `words` (as word
     /// prefixes), in the rooms `user_id` (0: anonymous) may read, or only in room `slug`.
     /// Each comes with its room's slug. Deleted messages (their text gone) match nothing.
@@ -52,17 +52,25 @@ impl Store {
     }
 }
 
-/// The FTS5 query for `words`: each word cut where the index's tokenizer cuts (at anything
-/// but letters, digits and combining marks), each piece a quoted prefix (`"lunc"*`), all
-/// required. Quoting makes every character literal, so no input is FTS5 syntax, and each
-/// piece is one token, never a phrase; `None` when nothing is left.
-fn fts_query(words: &[String]) -> Option<String> {
+/// The pieces of `words` a search looks for: each word cut where the index's tokenizer cuts
+/// (at anything but letters, digits and combining marks), at most [`MAX_SEARCH_WORDS`].
+/// Each piece holds only letters, digits and marks, so no input is query syntax on either
+/// backend.
+pub(super) fn search_terms(words: &[String]) -> Vec<&str> {
     let is_separator = |c: char| !(c.is_alphanumeric() || ('\u{300}'..='\u{36f}').contains(&c));
-    let terms: Vec<String> = words
+    words
         .iter()
         .flat_map(|word| word.split(is_separator))
         .filter(|piece| !piece.is_empty())
         .take(MAX_SEARCH_WORDS)
+        .collect()
+}
+
+/// The FTS5 query for `words`: each piece a quoted prefix (`"lunc"*`), all required; `None`
+/// when nothing is left.
+fn fts_query(words: &[String]) -> Option<String> {
+    let terms: Vec<String> = search_terms(words)
+        .into_iter()
         .map(|piece| format!("\"{piece}\"*"))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
@@ -70,7 +78,7 @@ fn fts_query(words: &[String]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::store::Store;
     use crate::store::{test_support::temp_store, Deleter, NewMessage};
 
     async fn post(store: &Store, room: i64, author: i64, text: &str) -> i64 {
@@ -154,7 +162,7 @@ mod tests {
         // SQLite 3.46's check reports a secure-delete in a `detail = none` index as corrupt
         // until its segments are merged; merged, the index must match the texts exactly.
         sqlx::query("INSERT INTO message_search (message_search) VALUES ('optimize')")
-            .execute(store.pool())
+            .execute(store.sqlite_pool().expect("an SQLite store"))
             .await
             .expect("merge");
         assert_index_matches(&store).await;
@@ -166,7 +174,7 @@ mod tests {
         sqlx::query(
             "INSERT INTO message_search (message_search, rank) VALUES ('integrity-check', 1)",
         )
-        .execute(store.pool())
+        .execute(store.sqlite_pool().expect("an SQLite store"))
         .await
         .expect("the search index matches the messages");
     }

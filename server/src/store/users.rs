@@ -1,6 +1,6 @@
 //! The `users` table: every identity that can author a message.
 
-use super::{now_millis, Store, StoreError};
+use super::{now_millis, sqlite::SqliteDb, StoreError};
 
 /// One identity as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -16,7 +16,7 @@ pub struct UserRecord {
     pub session_epoch: i64,
 }
 
-impl Store {
+impl SqliteDb {
     /// Creates a guest identity.
     pub async fn create_guest(&self, display_name: &str) -> Result<UserRecord, StoreError> {
         let record = sqlx::query_as::<_, UserRecord>(

@@ -2,7 +2,7 @@
 //! clients with their own cookie jars, and WebSocket clients speaking the wire protocol.
 
 use futures::{SinkExt, StreamExt};
-use parlor::{start, RunningServer, Settings};
+use parlor::{start, store::Database, RunningServer, Settings};
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{json, Value};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -37,7 +37,7 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = dir.path().join("parlor.db");
-        let mut settings = Settings::new(database.clone());
+        let mut settings = Settings::new(Database::Sqlite(database.clone()));
         settings.serve.allow_guests = true;
         settings.serve.metrics_token = Some(METRICS_TOKEN.to_owned());
         adjust(&mut settings);
@@ -68,25 +68,12 @@ impl TestServer {
 
     /// A client whose session has a guest identity.
     pub async fn guest(&self, name: &str) -> Client {
-        let client = Client::new(self);
-        let response = client
-            .post("/api/session/guest", &json!({ "name": name }))
-            .await;
-        assert_eq!(response.status(), 200, "guest session for {name}");
-        client
+        Client::guest_at(&self.url(""), name).await
     }
 
     /// A client logged in to a new account.
     pub async fn account(&self, username: &str, password: &str) -> Client {
-        let client = Client::new(self);
-        let response = client
-            .post(
-                "/api/signup",
-                &json!({ "username": username, "password": password }),
-            )
-            .await;
-        assert_eq!(response.status(), 201, "sign up {username}");
-        client
+        Client::account_at(&self.url(""), username, password).await
     }
 
     pub async fn shutdown(mut self) {

@@ -19,5 +19,6 @@ mod rooms;
 mod search;
 mod sessions;
 mod shutdown;
+mod store_contract;
 mod transports;
 mod websocket;

@@ -7,7 +7,7 @@ use crate::{
     process::{binary, free_port, ParlorProcess, RedisServer},
 };
 use serde_json::Value;
-use std::{path::Path, time::Duration};
+use std::{ffi::OsStr, time::Duration};
 
 /// Reads `count` messages from `ws` (waiting up to `patience` in all) and returns their ids.
 async fn collect_ids(ws: &mut Ws, count: usize, patience: Duration) -> Vec<i64> {
@@ -34,10 +34,14 @@ fn assert_exactly_once_in_order(ids: &[i64], expected: &[i64], who: &str) {
     );
 }
 
-async fn start_pair(database: &Path, redis: &RedisServer) -> (ParlorProcess, ParlorProcess) {
+/// Two processes on one database (an SQLite path or a PostgreSQL URL) and one Redis.
+pub async fn start_pair(
+    database: impl AsRef<OsStr>,
+    redis: &RedisServer,
+) -> (ParlorProcess, ParlorProcess) {
     let url = redis.url();
-    let a = ParlorProcess::start(database, &["--redis", &url]).await;
-    let b = ParlorProcess::start(database, &["--redis", &url]).await;
+    let a = ParlorProcess::start(database.as_ref(), &["--redis", &url]).await;
+    let b = ParlorProcess::start(database.as_ref(), &["--redis", &url]).await;
     for server in [&a, &b] {
         wait_for_health(&server.base(), 200).await;
     }
@@ -66,10 +70,16 @@ async fn wait_for_health(base: &str, want: u16) -> Value {
 
 #[tokio::test]
 async fn clients_on_two_processes_get_every_message_once_in_the_same_order() {
-    let redis = RedisServer::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = dir.path().join("shared.db");
-    let (a, b) = start_pair(&database, &redis).await;
+    two_processes_deliver_every_message_once_in_order(dir.path().join("shared.db").as_os_str())
+        .await;
+}
+
+/// Two processes on `database` and one Redis: four clients, two writers at once; everyone
+/// sees every message once, in the store's order.
+pub async fn two_processes_deliver_every_message_once_in_order(database: &OsStr) {
+    let redis = RedisServer::start().await;
+    let (a, b) = start_pair(database, &redis).await;
 
     let ann = Client::guest_at(&a.base(), "ann").await;
     let bob = Client::guest_at(&b.base(), "bob").await;

@@ -2,6 +2,7 @@
 //! restarted, and `parlor serve` processes of the binary under test.
 
 use std::{
+    ffi::OsStr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
@@ -115,16 +116,16 @@ pub struct ParlorProcess {
 
 impl ParlorProcess {
     /// Starts `parlor serve` on a free port, guests allowed, with these extra flags.
-    pub async fn start(database: &Path, extra: &[&str]) -> Self {
-        Self::launch(database, true, extra).await
+    pub async fn start(database: impl AsRef<OsStr>, extra: &[&str]) -> Self {
+        Self::launch(database.as_ref(), true, extra).await
     }
 
     /// Starts `parlor serve` on a free port with accounts only.
     pub async fn start_without_guests(database: &Path) -> Self {
-        Self::launch(database, false, &[]).await
+        Self::launch(database.as_os_str(), false, &[]).await
     }
 
-    async fn launch(database: &Path, guests: bool, extra: &[&str]) -> Self {
+    async fn launch(database: &OsStr, guests: bool, extra: &[&str]) -> Self {
         let port = free_port();
         let mut command = Command::new(binary());
         command

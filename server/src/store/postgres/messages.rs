@@ -1,0 +1,371 @@
+//! Messages on PostgreSQL: the group-commit batch (a fixed handful of statements whatever
+//! its size) and the reads behind history, catch-up and gap repair.
+
+use super::{is_retryable, PgDb, COLUMNS};
+use crate::store::{
+    Inserted, MessageRecord, NewMessage, Reactions, RoomHead, RoomWithStats, StoreError, Written,
+};
+use sqlx::{Postgres, Transaction};
+use std::collections::HashMap;
+
+/// How often a batch is tried again after a deadlock or a retry that raced it.
+const ATTEMPTS: usize = 3;
+
+/// What the batch does with one message, decided before anything is written.
+enum Plan {
+    /// A new row: its place among the batch's new rows.
+    New(usize),
+    /// A retry of a send stored by an earlier batch: that row.
+    Earlier(Box<MessageRecord>),
+    /// A retry of a send earlier in this batch: that new row's place.
+    SameBatch(usize),
+    /// Its room is gone.
+    NoRoom,
+}
+
+impl PgDb {
+    /// Stores a batch in one transaction: one outcome per message, in order, and the rooms it
+    /// changed. A deadlock is retried; any other failure is every message's.
+    pub async fn write_messages(&self, batch: Vec<NewMessage>) -> Written {
+        if batch.is_empty() {
+            return Written {
+                outcomes: Vec::new(),
+                rooms: Vec::new(),
+            };
+        }
+        let mut last_error = String::from("a concurrent retry kept racing the batch");
+        for _ in 0..ATTEMPTS {
+            match self.try_write(&batch).await {
+                Ok(Some(written)) => return written,
+                // A retried send committed by another process between our check and our
+                // insert: the next attempt finds it.
+                Ok(None) => continue,
+                Err(error) if is_retryable(&error) => {
+                    last_error = error.to_string();
+                    continue;
+                }
+                Err(error) => {
+                    last_error = error.to_string();
+                    break;
+                }
+            }
+        }
+        tracing::error!(error = %last_error, batch = batch.len(), "storing a batch of messages failed");
+        Written {
+            outcomes: (0..batch.len())
+                .map(|_| Err(StoreError::BatchFailed(last_error.clone())))
+                .collect(),
+            rooms: Vec::new(),
+        }
+    }
+
+    /// One attempt; `None` when a conflicting row appeared under the batch (rolled back).
+    async fn try_write(&self, batch: &[NewMessage]) -> Result<Option<Written>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut next_seq = lock_rooms(&mut tx, batch).await?;
+        let earlier = earlier_rows(&mut tx, batch).await?;
+        // Number the new rows; skip retries (they use no seq).
+        let mut plans = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<(&NewMessage, i64)> = Vec::with_capacity(batch.len());
+        let mut in_batch: HashMap<(i64, &str), usize> = HashMap::new();
+        for message in batch {
+            if let Some(client_id) = message.client_id.as_deref() {
+                if let Some(row) = earlier.get(&(message.author_id, client_id.to_owned())) {
+                    plans.push(Plan::Earlier(Box::new(row.clone())));
+                    continue;
+                }
+                if let Some(&index) = in_batch.get(&(message.author_id, client_id)) {
+                    plans.push(Plan::SameBatch(index));
+                    continue;
+                }
+            }
+            let Some(seq) = next_seq.get_mut(&message.room_id) else {
+                plans.push(Plan::NoRoom);
+                continue;
+            };
+            *seq += 1;
+            if let Some(client_id) = message.client_id.as_deref() {
+                in_batch.insert((message.author_id, client_id), fresh.len());
+            }
+            plans.push(Plan::New(fresh.len()));
+            fresh.push((message, *seq));
+        }
+        let records = insert_fresh(&mut tx, &fresh).await?;
+        let Some(records) = records else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let rooms = update_rooms(&mut tx, &records).await?;
+        tx.commit().await?;
+        let outcomes = plans
+            .into_iter()
+            .map(|plan| match plan {
+                Plan::New(index) => Ok(Inserted::New(records[index].clone())),
+                Plan::SameBatch(index) => Ok(Inserted::Duplicate(records[index].clone())),
+                Plan::Earlier(row) => Ok(Inserted::Duplicate(*row)),
+                Plan::NoRoom => Err(StoreError::Constraint(
+                    "the room no longer exists".to_owned(),
+                )),
+            })
+            .collect();
+        Ok(Some(Written { outcomes, rooms }))
+    }
+
+    /// The room's newest message id and seq (zeros when empty).
+    pub async fn room_head(&self, room_id: i64) -> Result<RoomHead, StoreError> {
+        let head = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT last_message_id, last_seq FROM rooms WHERE id = $1",
+        )
+        .bind(room_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(head
+            .map(|(id, seq)| RoomHead { id, seq })
+            .unwrap_or_default())
+    }
+
+    /// Up to `limit` messages with `after < id <= until`, oldest first.
+    pub async fn messages_between(
+        &self,
+        room_id: i64,
+        after: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        Ok(sqlx::query_as::<_, MessageRecord>(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE room_id = $1 AND id > $2 AND id <= $3
+             ORDER BY id LIMIT $4"
+        ))
+        .bind(room_id)
+        .bind(after)
+        .bind(until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The `limit` newest messages before `before` (all when `None`), oldest first.
+    pub async fn messages_before(
+        &self,
+        room_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let mut rows = sqlx::query_as::<_, MessageRecord>(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE room_id = $1 AND id < $2
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(room_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.reverse();
+        Ok(rows)
+    }
+}
+
+/// Locks the batch's rooms, in id order, and returns each one's last seq (a room missing
+/// here is gone).
+async fn lock_rooms(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[NewMessage],
+) -> Result<HashMap<i64, i64>, sqlx::Error> {
+    let mut room_ids: Vec<i64> = batch.iter().map(|message| message.room_id).collect();
+    room_ids.sort_unstable();
+    room_ids.dedup();
+    let heads = sqlx::query_as::<_, (i64, i64)>(
+        "SELECT id, last_seq FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&room_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(heads.into_iter().collect())
+}
+
+/// The rows earlier batches stored under the batch's `(author, client_id)` keys.
+async fn earlier_rows(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[NewMessage],
+) -> Result<HashMap<(i64, String), MessageRecord>, sqlx::Error> {
+    let (authors, keys): (Vec<i64>, Vec<String>) = batch
+        .iter()
+        .filter_map(|m| m.client_id.clone().map(|key| (m.author_id, key)))
+        .unzip();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query_as::<_, MessageRecord>(&format!(
+        "SELECT {COLUMNS} FROM messages
+          WHERE (author_id, client_id) IN (SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[]))"
+    ))
+    .bind(&authors)
+    .bind(&keys)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let key = row.client_id.clone()?;
+            Some(((row.author_id, key), row))
+        })
+        .collect())
+}
+
+/// Inserts the new rows with ids taken in order (so ids grow with seqs), and returns their
+/// records; `None` when some key was stored meanwhile by someone else.
+async fn insert_fresh(
+    tx: &mut Transaction<'_, Postgres>,
+    fresh: &[(&NewMessage, i64)],
+) -> Result<Option<Vec<MessageRecord>>, sqlx::Error> {
+    if fresh.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(fresh.len() as i64)
+    .fetch_all(&mut **tx)
+    .await?;
+    ids.sort_unstable();
+    let column = |f: fn(&NewMessage) -> i64| fresh.iter().map(|(m, _)| f(m)).collect::<Vec<_>>();
+    let inserted = sqlx::query(
+        "INSERT INTO messages
+             (id, room_id, seq, author_id, author_name, text, client_id, sent_at, reply_to)
+         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[],
+                              $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[])
+         ON CONFLICT (author_id, client_id) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(column(|m| m.room_id))
+    .bind(fresh.iter().map(|(_, seq)| *seq).collect::<Vec<i64>>())
+    .bind(column(|m| m.author_id))
+    .bind(
+        fresh
+            .iter()
+            .map(|(m, _)| m.author_name.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        fresh
+            .iter()
+            .map(|(m, _)| m.text.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        fresh
+            .iter()
+            .map(|(m, _)| m.client_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|m| m.sent_at))
+    .bind(fresh.iter().map(|(m, _)| m.reply_to).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() != fresh.len() as u64 {
+        return Ok(None);
+    }
+    // The quotes as they stand at this commit (the chat service checked their rooms).
+    let answered: Vec<i64> = fresh.iter().filter_map(|(m, _)| m.reply_to).collect();
+    let quotes: HashMap<i64, (String, String)> = if answered.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as::<_, (i64, String, String)>(
+            "SELECT id, author_name, text FROM messages WHERE id = ANY($1)",
+        )
+        .bind(&answered)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|(id, author, text)| (id, (author, text)))
+        .collect()
+    };
+    Ok(Some(
+        fresh
+            .iter()
+            .zip(ids)
+            .map(|((message, seq), id)| {
+                let quote = message.reply_to.and_then(|to| quotes.get(&to).cloned());
+                let (reply_author, reply_text) = quote.unzip();
+                MessageRecord {
+                    id,
+                    room_id: message.room_id,
+                    seq: *seq,
+                    author_id: message.author_id,
+                    author_name: message.author_name.clone(),
+                    text: message.text.clone(),
+                    client_id: message.client_id.clone(),
+                    sent_at: message.sent_at,
+                    edited_at: None,
+                    deleted_at: None,
+                    reply_to: message.reply_to,
+                    reply_author,
+                    reply_text,
+                    reactions: Reactions::default(),
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// Moves the heads and counts of the rooms that gained messages, in one statement that
+/// returns their new figures (and, for private rooms, their members: the lobby tells
+/// their activity to members alone).
+async fn update_rooms(
+    tx: &mut Transaction<'_, Postgres>,
+    records: &[MessageRecord],
+) -> Result<Vec<RoomWithStats>, sqlx::Error> {
+    // room -> (messages added, newest sent_at, newest seq, newest id)
+    let mut rooms: HashMap<i64, (i64, i64, i64, i64)> = HashMap::new();
+    for record in records {
+        let entry = rooms.entry(record.room_id).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(record.sent_at);
+        entry.2 = entry.2.max(record.seq);
+        entry.3 = entry.3.max(record.id);
+    }
+    if rooms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rooms.keys().copied().collect();
+    let figure = |f: fn(&(i64, i64, i64, i64)) -> i64| {
+        ids.iter().map(|id| f(&rooms[id])).collect::<Vec<i64>>()
+    };
+    let mut changed = sqlx::query_as::<_, RoomWithStats>(
+        "UPDATE rooms SET
+             message_count = rooms.message_count + c.added,
+             last_message_at = GREATEST(COALESCE(rooms.last_message_at, 0), c.sent_at),
+             active_at = GREATEST(rooms.active_at, c.sent_at),
+             last_seq = c.seq,
+             last_message_id = c.newest
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[])
+              AS c(room, added, sent_at, seq, newest)
+         WHERE rooms.id = c.room
+         RETURNING rooms.slug, rooms.title, rooms.message_count, rooms.last_message_at,
+                   rooms.owner_id, rooms.active_at, rooms.id, rooms.private",
+    )
+    .bind(&ids)
+    .bind(figure(|r| r.0))
+    .bind(figure(|r| r.1))
+    .bind(figure(|r| r.2))
+    .bind(figure(|r| r.3))
+    .fetch_all(&mut **tx)
+    .await?;
+    let private: Vec<i64> = changed.iter().filter(|r| r.private).map(|r| r.id).collect();
+    if !private.is_empty() {
+        let mut members: HashMap<i64, Vec<i64>> = HashMap::new();
+        let rows = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT room_id, user_id FROM room_members WHERE room_id = ANY($1)",
+        )
+        .bind(&private)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (room, user) in rows {
+            members.entry(room).or_default().push(user);
+        }
+        for room in changed.iter_mut().filter(|r| r.private) {
+            room.members = Some(members.remove(&room.id).unwrap_or_default());
+        }
+    }
+    Ok(changed)
+}
