@@ -8,6 +8,7 @@ mod process;
 
 mod abuse;
 mod accounts;
+mod deployed;
 mod events;
 mod faults;
 mod live;

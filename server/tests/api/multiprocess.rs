@@ -48,7 +48,7 @@ pub async fn start_pair(
     (a, b)
 }
 
-async fn wait_for_health(base: &str, want: u16) -> Value {
+pub async fn wait_for_health(base: &str, want: u16) -> Value {
     let client = reqwest::Client::new();
     let mut last = None;
     for _ in 0..200 {
