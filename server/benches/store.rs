@@ -4,13 +4,15 @@
 //! is committed, as in production.
 //!
 //! `cargo bench -p server --bench store [-- SENDERS TOTAL]`; prints a table and a JSON line.
+//! `PARLOR_BENCH_DATABASE=postgres://user@host/db` runs it on PostgreSQL instead (an empty
+//! database: the bench creates its rooms `store-0` … `store-7`).
 
 use parlor::{
     auth::Identity,
     chat::ChatService,
     layer::{memory::MemoryLayer, ChannelLayer},
     limits::{LimitSettings, Limits},
-    store::Store,
+    store::{Database, Store},
 };
 use std::{sync::Arc, time::Instant};
 
@@ -27,9 +29,15 @@ fn main() {
 
 async fn run(senders: usize, total: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_sqlite(&dir.path().join("bench.db"))
-        .await
-        .expect("store");
+    let database = match std::env::var("PARLOR_BENCH_DATABASE") {
+        Ok(value) => Database::parse(&value).expect("PARLOR_BENCH_DATABASE"),
+        Err(_) => Database::Sqlite(dir.path().join("bench.db")),
+    };
+    let backend = match database {
+        Database::Sqlite(_) => "sqlite",
+        Database::Postgres(_) => "postgres",
+    };
+    let store = Store::open_and_migrate(&database).await.expect("store");
     let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(64));
     // No message rate: the benchmark measures the store, not the limiter.
     let limits = Arc::new(Limits::new(LimitSettings {
@@ -74,7 +82,7 @@ async fn run(senders: usize, total: usize) {
     let elapsed = started.elapsed().as_secs_f64();
     let stored = per_sender * senders;
     let rate = stored as f64 / elapsed;
-    println!("== store: ChatService::send, {senders} concurrent senders ==");
+    println!("== store ({backend}): ChatService::send, {senders} concurrent senders ==");
     println!("  messages stored              {stored}");
     println!("  seconds                      {elapsed:.2}");
     println!("  messages/s                   {rate:.0}");
@@ -82,6 +90,7 @@ async fn run(senders: usize, total: usize) {
         "JSON {}",
         serde_json::json!({
             "label": "store",
+            "backend": backend,
             "senders": senders,
             "messages": stored,
             "seconds": (elapsed * 100.0).round() / 100.0,
