@@ -8,7 +8,7 @@
 //! change rolls the seq back with it. Edits and deletions are rare next to messages, so they
 //! are written on a pooled connection rather than through the group-commit writer.
 
-use super::{messages::COLUMNS, sqlite::SqliteDb, MessageRecord, RoomHead, StoreError};
+use super::{columns::COLUMNS, sqlite::SqliteDb, MessageRecord, RoomHead, StoreError};
 use sqlx::{Sqlite, Transaction};
 
 /// A change to a room as it is replayed: a message (as it stands now), or a later change to

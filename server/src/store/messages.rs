@@ -1,7 +1,7 @@
 //! The `messages` table: batched, idempotent inserts (written by the writer's connection,
 //! `store::writer`) and the reads behind history, catch-up and gap repair.
 
-use super::{sqlite::SqliteDb, RoomWithStats, StoreError};
+use super::{columns::COLUMNS, sqlite::SqliteDb, RoomWithStats, StoreError};
 
 /// A message about to be stored.
 #[derive(Clone, Debug)]
@@ -92,19 +92,6 @@ pub struct RoomHead {
     /// Its seq (0 for an empty room).
     pub seq: i64,
 }
-
-/// The columns of a [`MessageRecord`], for `SELECT … FROM messages`. The answered message's
-/// author and text are read from it each time (a primary-key lookup, only for replies), so a
-/// quote follows its edits and loses its text with a deletion; the reactions come as one JSON
-/// array of `[emoji, user id, name]` (a range read of the reactions' primary key).
-pub(super) const COLUMNS: &str =
-    "id, room_id, seq, author_id, author_name, text, client_id, sent_at, edited_at, deleted_at,
-     reply_to,
-     (SELECT q.author_name FROM messages q WHERE q.id = messages.reply_to) AS reply_author,
-     (SELECT q.text FROM messages q WHERE q.id = messages.reply_to) AS reply_text,
-     (SELECT json_group_array(json_array(r.emoji, r.user_id, u.display_name) ORDER BY r.at, r.user_id)
-        FROM reactions r JOIN users u ON u.id = r.user_id
-       WHERE r.message_id = messages.id) AS reactions";
 
 impl SqliteDb {
     /// Stores a batch of messages in one transaction (one fsync for the lot), in order, on

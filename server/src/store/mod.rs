@@ -4,6 +4,7 @@
 //! ([`Database`]). All SQL lives under this module.
 
 mod busy;
+mod columns;
 mod database;
 mod events;
 mod facade;

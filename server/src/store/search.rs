@@ -1,7 +1,7 @@
 //! Full-text search (SQLite FTS5, kept in step with `messages` by triggers in the same
 //! transaction): the newest messages matching every word, in the rooms a user may read.
 
-use super::{messages::COLUMNS, rooms::visible_to, sqlite::SqliteDb, MessageRecord, StoreError};
+use super::{columns::COLUMNS, rooms::visible_to, sqlite::SqliteDb, MessageRecord, StoreError};
 
 /// Most words a search query may have (each is matched as a word prefix).
 pub const MAX_SEARCH_WORDS: usize = 8;

@@ -13,8 +13,7 @@
 //! deleted) fails alone: SQLite undoes that statement, not the transaction.
 
 use super::{
-    busy, messages::COLUMNS, Inserted, MessageRecord, NewMessage, RoomWithStats, StoreError,
-    Written,
+    busy, columns::COLUMNS, Inserted, MessageRecord, NewMessage, RoomWithStats, StoreError, Written,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::{collections::HashMap, path::Path, sync::mpsc, thread::JoinHandle};
