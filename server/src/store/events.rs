@@ -298,39 +298,7 @@ impl SqliteDb {
             } else {
                 std::collections::HashMap::new()
             };
-        let mut events: Vec<RoomEvent> = messages.into_iter().map(RoomEvent::Message).collect();
-        for change in changes {
-            let ChangeRow {
-                seq,
-                kind,
-                message_id,
-                ..
-            } = change;
-            let event = match (kind.as_str(), change.emoji, change.user_id) {
-                ("react" | "unreact", Some(emoji), Some(user_id)) => RoomEvent::Reaction {
-                    seq,
-                    message_id,
-                    emoji,
-                    user_id,
-                    user_name: change.user_name.unwrap_or_default(),
-                    on: kind == "react",
-                },
-                ("edit", ..) => match edited.get(&message_id) {
-                    Some(message) if message.deleted_at.is_none() => RoomEvent::Edited {
-                        seq,
-                        message: message.clone(),
-                    },
-                    _ => RoomEvent::Deleted { seq, message_id },
-                },
-                _ => RoomEvent::Deleted { seq, message_id },
-            };
-            events.push(event);
-        }
-        // Both lists are in seq order and at most `limit` long: the first `limit` of the
-        // merged list are the first `limit` events.
-        events.sort_by_key(RoomEvent::seq);
-        events.truncate(limit as usize);
-        Ok(events)
+        Ok(merge_events(messages, changes, &edited, limit as usize))
     }
 }
 
@@ -364,15 +332,62 @@ async fn live_message(
     .await?)
 }
 
-/// One row of `room_events` as a replay reads it.
+/// One row of `room_events` as a replay reads it (the same columns on both backends).
 #[derive(sqlx::FromRow)]
-struct ChangeRow {
+pub(super) struct ChangeRow {
     seq: i64,
-    kind: String,
-    message_id: i64,
+    /// `edit`, `delete`, `react` or `unreact`.
+    pub(super) kind: String,
+    /// The message it changed.
+    pub(super) message_id: i64,
     emoji: Option<String>,
     user_id: Option<i64>,
     user_name: Option<String>,
+}
+
+/// A replay from its reads, on either backend: the messages and the changes (each in seq
+/// order, at most `limit` long) merged, an edit shown with the message as it is now (`edited`,
+/// by id) or as a deletion once the message is gone, and cut to the first `limit` events.
+pub(super) fn merge_events(
+    messages: Vec<MessageRecord>,
+    changes: Vec<ChangeRow>,
+    edited: &std::collections::HashMap<i64, MessageRecord>,
+    limit: usize,
+) -> Vec<RoomEvent> {
+    let mut events: Vec<RoomEvent> = messages.into_iter().map(RoomEvent::Message).collect();
+    for change in changes {
+        let ChangeRow {
+            seq,
+            kind,
+            message_id,
+            emoji,
+            user_id,
+            user_name,
+        } = change;
+        events.push(match (kind.as_str(), emoji, user_id) {
+            ("react" | "unreact", Some(emoji), Some(user_id)) => RoomEvent::Reaction {
+                seq,
+                message_id,
+                emoji,
+                user_id,
+                user_name: user_name.unwrap_or_default(),
+                on: kind == "react",
+            },
+            ("edit", ..) => match edited.get(&message_id) {
+                Some(message) if message.deleted_at.is_none() => RoomEvent::Edited {
+                    seq,
+                    message: message.clone(),
+                },
+                _ => RoomEvent::Deleted { seq, message_id },
+            },
+            _ => RoomEvent::Deleted { seq, message_id },
+        });
+    }
+    // Both lists are in seq order and at most `limit` long: the first `limit` of the merged
+    // list are the first `limit` events.
+    events.sort_by_key(RoomEvent::seq);
+    events.truncate(limit);
+    events
 }
 
 /// Records event `seq` of the room: `what` is its kind and message; a reaction also names

@@ -5,6 +5,7 @@
 
 use super::{PgDb, COLUMNS};
 use crate::store::{
+    events::{merge_events, ChangeRow},
     Changed, Deleter, EarlierText, MessageRecord, ReactionChange, ReactionLimits, Refusal,
     RoomEvent, RoomHead, StoreError,
 };
@@ -14,17 +15,6 @@ use std::collections::HashMap;
 /// A change under way: its transaction (holding the room's lock), the seq it takes and the
 /// message as it stood.
 type OpenChange = (Transaction<'static, Postgres>, RoomHead, MessageRecord);
-
-/// One row of `room_events` as a replay reads it.
-#[derive(sqlx::FromRow)]
-struct ChangeRow {
-    seq: i64,
-    kind: String,
-    message_id: i64,
-    emoji: Option<String>,
-    user_id: Option<i64>,
-    user_name: Option<String>,
-}
 
 impl PgDb {
     /// Begins a change of a live message: takes the room's next seq and reads the message;
@@ -298,38 +288,7 @@ impl PgDb {
             .map(|message| (message.id, message))
             .collect()
         };
-        let mut events: Vec<RoomEvent> = messages.into_iter().map(RoomEvent::Message).collect();
-        for change in changes {
-            let ChangeRow {
-                seq,
-                kind,
-                message_id,
-                emoji,
-                user_id,
-                user_name,
-            } = change;
-            events.push(match (kind.as_str(), emoji, user_id) {
-                ("react" | "unreact", Some(emoji), Some(user_id)) => RoomEvent::Reaction {
-                    seq,
-                    message_id,
-                    emoji,
-                    user_id,
-                    user_name: user_name.unwrap_or_default(),
-                    on: kind == "react",
-                },
-                ("edit", ..) => match edited.get(&message_id) {
-                    Some(message) if message.deleted_at.is_none() => RoomEvent::Edited {
-                        seq,
-                        message: message.clone(),
-                    },
-                    _ => RoomEvent::Deleted { seq, message_id },
-                },
-                _ => RoomEvent::Deleted { seq, message_id },
-            });
-        }
-        events.sort_by_key(RoomEvent::seq);
-        events.truncate(limit as usize);
-        Ok(events)
+        Ok(merge_events(messages, changes, &edited, limit as usize))
     }
 }
 
