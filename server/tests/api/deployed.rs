@@ -77,9 +77,11 @@ impl Nginx {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(Self {
+            child,
+            port,
+            _dir: dir,
+        });
         panic!("nginx never listened on {port}");
     }
 
@@ -89,8 +91,16 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, not SIGKILL: the master stops its workers before it exits (killed outright it
+    /// would leave them running, orphaned).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success());
+        if !stopped {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
