@@ -331,7 +331,7 @@ fn limits(settings: &Settings) -> Result<limits::Limits, LayerError> {
     Ok(match &settings.serve.redis {
         Some(url) => {
             let shared = RedisRate::new(url, &settings.serve.redis_prefix)
-                .map_err(|e| LayerError::Unavailable(format!("bad Redis URL {url:?}: {e}")))?;
+                .map_err(LayerError::Unavailable)?;
             limits.with_shared_rate(Arc::new(shared))
         }
         None => limits,

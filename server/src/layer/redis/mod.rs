@@ -24,10 +24,13 @@ mod presence;
 mod publisher;
 mod rate;
 mod subscriber;
+mod subscription;
+mod target;
 mod topics;
 
 pub use presence::RedisPresence;
 pub use rate::RedisRate;
+pub use target::RedisTarget;
 
 use super::{
     memory::{GroupChanges, LocalRouter},
@@ -101,8 +104,7 @@ impl RedisLayer {
     /// Starts the layer's tasks for the Redis at `url`, with topics under `prefix`. Returns at
     /// once: if Redis is unreachable the layer serves this process and keeps retrying.
     pub fn start(url: &str, prefix: &str, capacity: usize) -> Result<Self, LayerError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| LayerError::Unavailable(format!("bad Redis URL {url:?}: {e}")))?;
+        let target = RedisTarget::parse(url).map_err(LayerError::Unavailable)?;
         let local = Arc::new(LocalRouter::new(super::new_process_id(), capacity));
         let topics = Arc::new(Topics::new(prefix, local.process_id()));
         let health = Arc::new(Health::new(url));
@@ -110,7 +112,7 @@ impl RedisLayer {
         let (subscriber, requests) = mpsc::unbounded_channel();
         let (publisher, queue) = mpsc::channel(PUBLISH_QUEUE);
         let subscribing = Subscriber {
-            client: client.clone(),
+            target: target.clone(),
             local: local.clone(),
             topics: topics.clone(),
             requests,
@@ -118,12 +120,12 @@ impl RedisLayer {
             stop: stop.clone(),
         };
         let presence = Arc::new(RedisPresence::new(
-            client.clone(),
+            target.clone(),
             prefix,
             local.process_id(),
         ));
         let publishing = Publisher {
-            client,
+            target,
             queue,
             health: health.clone(),
             stop: stop.clone(),
@@ -350,3 +352,6 @@ impl ChannelLayer for RedisLayer {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod cluster_tests;

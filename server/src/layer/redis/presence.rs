@@ -10,12 +10,12 @@
 //! expired entries of processes that died. Each script runs atomically, so when several
 //! processes sweep at once exactly one of them reports a given user as gone.
 
+use super::target::{Connection, RedisTarget};
 use crate::layer::{
     presence::{PresenceEntry, PresenceRegistry, Renewed},
     LayerError,
 };
 use async_trait::async_trait;
-use redis::aio::MultiplexedConnection;
 use std::time::Duration;
 use tokio::{sync::Mutex, time::Instant};
 
@@ -75,20 +75,20 @@ return answer
 
 /// The registry.
 pub struct RedisPresence {
-    client: redis::Client,
+    target: RedisTarget,
     prefix: String,
     process: String,
     arrive: redis::Script,
     depart: redis::Script,
     sweep: redis::Script,
-    connection: Mutex<(Option<MultiplexedConnection>, Instant)>,
+    connection: Mutex<(Option<Connection>, Instant)>,
 }
 
 impl RedisPresence {
-    /// A registry on `client`, keys under `prefix`, entries of process `process`.
-    pub fn new(client: redis::Client, prefix: &str, process: &str) -> Self {
+    /// A registry on `target`, keys under `prefix`, entries of process `process`.
+    pub fn new(target: RedisTarget, prefix: &str, process: &str) -> Self {
         Self {
-            client,
+            target,
             prefix: prefix.to_owned(),
             process: process.to_owned(),
             arrive: redis::Script::new(ARRIVE),
@@ -116,7 +116,7 @@ impl RedisPresence {
         format!("{user_id}|{}", self.process)
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection, LayerError> {
+    async fn connection(&self) -> Result<Connection, LayerError> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = &slot.0 {
             return Ok(connection.clone());
@@ -124,16 +124,14 @@ impl RedisPresence {
         if Instant::now() < slot.1 {
             return Err(unavailable("waiting to reconnect"));
         }
-        match tokio::time::timeout(CALL_TIMEOUT, self.client.get_multiplexed_async_connection())
-            .await
-        {
+        match tokio::time::timeout(CALL_TIMEOUT, self.target.connect()).await {
             Ok(Ok(connection)) => {
                 slot.0 = Some(connection.clone());
                 Ok(connection)
             }
             Ok(Err(error)) => {
                 slot.1 = Instant::now() + RETRY_AFTER_FAILURE;
-                Err(unavailable(&error.to_string()))
+                Err(unavailable(&error))
             }
             Err(_) => {
                 slot.1 = Instant::now() + RETRY_AFTER_FAILURE;
@@ -143,10 +141,7 @@ impl RedisPresence {
     }
 
     /// Runs one call with the budget; a failure drops the connection.
-    async fn call<T, F>(
-        &self,
-        call: impl FnOnce(MultiplexedConnection) -> F,
-    ) -> Result<T, LayerError>
+    async fn call<T, F>(&self, call: impl FnOnce(Connection) -> F) -> Result<T, LayerError>
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {

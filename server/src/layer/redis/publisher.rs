@@ -9,12 +9,12 @@ use super::{
     backoff::Backoff,
     envelope::encode,
     health::Health,
-    timeouts::{COMMAND_TIMEOUT, CONNECT_TIMEOUT},
+    target::{Connection, RedisTarget},
+    timeouts::COMMAND_TIMEOUT,
 };
 use crate::layer::Delivery;
 use bytes::Bytes;
-use redis::aio::MultiplexedConnection;
-use std::{collections::HashSet, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 use tokio::{
     sync::{mpsc, oneshot},
     time::{timeout, Instant},
@@ -39,10 +39,20 @@ pub(super) enum Outgoing {
     Flush(oneshot::Sender<bool>),
 }
 
+/// One publish on its way out.
+struct Pending {
+    /// The Redis channel.
+    topic: String,
+    /// The encoded envelope.
+    payload: Bytes,
+    /// Whether `topic` is a group's, which resyncs if this is lost.
+    to_group: bool,
+}
+
 /// The task's state.
 pub(super) struct Publisher {
     /// Where to connect.
-    pub(super) client: redis::Client,
+    pub(super) target: RedisTarget,
     /// What to publish.
     pub(super) queue: mpsc::Receiver<Outgoing>,
     /// Shared health (and the dropped topics).
@@ -58,7 +68,7 @@ impl Publisher {
         let mut batch = Vec::with_capacity(PUBLISH_BATCH);
         let mut retry_at = Instant::now();
         loop {
-            let mut connection = tokio::select! {
+            let connection = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return,
                 () = tokio::time::sleep_until(retry_at) => match self.reconnect().await {
@@ -79,7 +89,7 @@ impl Publisher {
             };
             backoff.reset();
             self.health.set_publisher(true, "");
-            match self.serve(&mut connection, &mut batch).await {
+            match self.serve(&connection, &mut batch).await {
                 Some(reason) => {
                     self.health.set_publisher(false, &reason);
                     retry_at = Instant::now();
@@ -90,22 +100,47 @@ impl Publisher {
     }
 
     /// Connects, then tells every process to resync the groups we failed to reach.
-    async fn reconnect(&self) -> Result<MultiplexedConnection, String> {
-        let mut connection = connect(&self.client).await?;
-        let dropped = self.health.take_dropped();
-        if let Err(reason) = resync_topics(&mut connection, &dropped).await {
-            for topic in dropped {
-                self.health.note_dropped(Some(topic));
-            }
+    async fn reconnect(&self) -> Result<Connection, String> {
+        let connection = self.target.connect().await?;
+        let resyncs = self.resyncs_of_dropped();
+        if let Err(reason) = self.send(&connection, &resyncs).await {
+            self.note_lost(resyncs);
             return Err(reason);
         }
         Ok(connection)
     }
 
+    /// A resync publish for every group topic whose deliveries may have been lost. An empty
+    /// origin: this process's own members resync too (harmless: they re-read and find
+    /// nothing new).
+    fn resyncs_of_dropped(&self) -> Vec<Pending> {
+        let dropped = self.health.take_dropped();
+        if dropped.is_empty() {
+            return Vec::new();
+        }
+        let resync = encode("", None, &Delivery::Resync);
+        dropped
+            .into_iter()
+            .map(|topic| Pending {
+                topic,
+                payload: resync.clone(),
+                to_group: true,
+            })
+            .collect()
+    }
+
+    /// These did not go out: their groups resync once Redis is back.
+    fn note_lost(&self, lost: Vec<Pending>) {
+        for pending in lost {
+            self.health
+                .note_dropped(pending.to_group.then_some(pending.topic));
+        }
+    }
+
     /// Publishes batches until the connection fails (`Some(reason)`) or the layer closes.
     async fn serve(
         &mut self,
-        connection: &mut MultiplexedConnection,
+        connection: &Connection,
         batch: &mut Vec<Outgoing>,
     ) -> Option<String> {
         loop {
@@ -123,58 +158,83 @@ impl Publisher {
         }
     }
 
-    /// Sends one batch as one pipeline (plus resyncs for groups dropped meanwhile), then
-    /// answers the flushes in it.
+    /// Sends one batch (plus resyncs for groups dropped meanwhile), then answers the
+    /// flushes in it.
     async fn publish_batch(
         &self,
-        connection: &mut MultiplexedConnection,
+        connection: &Connection,
         batch: &mut Vec<Outgoing>,
     ) -> Result<(), String> {
-        let mut pipe = redis::pipe();
-        let mut group_topics = Vec::new();
+        let mut publishes = self.resyncs_of_dropped();
+        publishes.reserve(batch.len());
         let mut flushes = Vec::new();
-        let dropped = self.health.take_dropped();
-        if !dropped.is_empty() {
-            let resync = encode("", None, &Delivery::Resync);
-            for topic in &dropped {
-                pipe.publish(topic, resync.as_ref()).ignore();
-            }
-            group_topics.extend(dropped);
-        }
-        let mut published = group_topics.len();
         for outgoing in batch.drain(..) {
             match outgoing {
                 Outgoing::Publish {
                     topic,
                     to_group,
                     payload,
-                } => {
-                    pipe.publish(&topic, payload.as_ref()).ignore();
-                    published += 1;
-                    if to_group {
-                        group_topics.push(topic);
-                    }
-                }
+                } => publishes.push(Pending {
+                    topic,
+                    payload,
+                    to_group,
+                }),
                 Outgoing::Flush(done) => flushes.push(done),
             }
         }
-        let sent = if published == 0 {
-            Ok(())
-        } else {
-            query(pipe.query_async::<()>(connection)).await
-        };
-        if sent.is_err() {
-            for topic in group_topics {
-                self.health.note_dropped(Some(topic));
-            }
-        }
+        let sent = self.send(connection, &publishes).await;
         if sent.is_ok() {
             self.health.note_queue_drained();
+        } else {
+            self.note_lost(publishes);
         }
         for done in flushes {
             let _ = done.send(sent.is_ok());
         }
         sent
+    }
+
+    /// Publishes `publishes` in order. One server: one pipeline. A cluster: one pipeline per
+    /// topic (a pipeline may not span shards), all at once; each topic's own order holds,
+    /// and the next batch waits for this one, so a room's messages never overtake.
+    async fn send(&self, connection: &Connection, publishes: &[Pending]) -> Result<(), String> {
+        if publishes.is_empty() {
+            return Ok(());
+        }
+        let command = self.target.publish_command();
+        if !self.target.is_cluster() {
+            let mut pipe = redis::pipe();
+            for pending in publishes {
+                pipe.cmd(command)
+                    .arg(&pending.topic)
+                    .arg(pending.payload.as_ref())
+                    .ignore();
+            }
+            let mut connection = connection.clone();
+            return query(pipe.query_async::<()>(&mut connection)).await;
+        }
+        let mut by_topic: HashMap<&str, redis::Pipeline> = HashMap::new();
+        for pending in publishes {
+            by_topic
+                .entry(&pending.topic)
+                .or_insert_with(redis::pipe)
+                .cmd(command)
+                .arg(&pending.topic)
+                .arg(pending.payload.as_ref())
+                .ignore();
+        }
+        let sends = by_topic.into_values().map(|pipe| {
+            let mut connection = connection.clone();
+            async move { pipe.query_async::<()>(&mut connection).await }
+        });
+        query(async {
+            futures::future::join_all(sends)
+                .await
+                .into_iter()
+                .collect::<redis::RedisResult<Vec<()>>>()
+                .map(drop)
+        })
+        .await
     }
 
     /// Not connected: these cannot go out; their groups resync later.
@@ -190,41 +250,6 @@ impl Publisher {
             }
         }
     }
-}
-
-async fn connect(client: &redis::Client) -> Result<MultiplexedConnection, String> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(COMMAND_TIMEOUT));
-    match timeout(
-        CONNECT_TIMEOUT + COMMAND_TIMEOUT,
-        client.get_multiplexed_async_connection_with_config(&config),
-    )
-    .await
-    {
-        Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err("connection timed out".to_owned()),
-    }
-}
-
-/// Tells every process to resync the groups of `topics` (their members may have missed our
-/// publishes while Redis was away).
-async fn resync_topics(
-    connection: &mut MultiplexedConnection,
-    topics: &HashSet<String>,
-) -> Result<(), String> {
-    if topics.is_empty() {
-        return Ok(());
-    }
-    // An empty origin: this process's own members resync too (harmless: they re-read and
-    // find nothing new).
-    let payload = encode("", None, &Delivery::Resync);
-    let mut pipe = redis::pipe();
-    for topic in topics {
-        pipe.publish(topic, payload.as_ref()).ignore();
-    }
-    query(pipe.query_async::<()>(connection)).await
 }
 
 async fn query(

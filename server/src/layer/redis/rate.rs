@@ -5,9 +5,9 @@
 //! Redis being away never blocks a send: the check answers "unknown" within a few
 //! milliseconds and the process's own limit applies alone until Redis is back.
 
+use super::target::{Connection, RedisTarget};
 use crate::limits::{Limited, SharedRate};
 use async_trait::async_trait;
-use redis::aio::MultiplexedConnection;
 use std::time::Duration;
 use tokio::{sync::Mutex, time::Instant};
 
@@ -35,25 +35,25 @@ return 0
 
 /// The shared limiter.
 pub struct RedisRate {
-    client: redis::Client,
+    target: RedisTarget,
     script: redis::Script,
     prefix: String,
     /// The connection, and when a failed one may be retried.
-    connection: Mutex<(Option<MultiplexedConnection>, Instant)>,
+    connection: Mutex<(Option<Connection>, Instant)>,
 }
 
 impl RedisRate {
-    /// A limiter on the Redis at `url`, keys under `prefix`.
-    pub fn new(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+    /// A limiter on the Redis (or Redis Cluster) at `url`, keys under `prefix`.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, String> {
         Ok(Self {
-            client: redis::Client::open(url)?,
+            target: RedisTarget::parse(url)?,
             script: redis::Script::new(SCRIPT),
             prefix: prefix.to_owned(),
             connection: Mutex::new((None, Instant::now())),
         })
     }
 
-    async fn connection(&self) -> Option<MultiplexedConnection> {
+    async fn connection(&self) -> Option<Connection> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = &slot.0 {
             return Some(connection.clone());
@@ -61,11 +61,7 @@ impl RedisRate {
         if Instant::now() < slot.1 {
             return None;
         }
-        let connected = tokio::time::timeout(
-            CHECK_TIMEOUT * 4,
-            self.client.get_multiplexed_async_connection(),
-        )
-        .await;
+        let connected = tokio::time::timeout(CHECK_TIMEOUT * 4, self.target.connect()).await;
         match connected {
             Ok(Ok(connection)) => {
                 slot.0 = Some(connection.clone());

@@ -11,16 +11,16 @@ use super::{
     backoff::Backoff,
     envelope::decode,
     health::Health,
-    timeouts::{COMMAND_TIMEOUT, CONNECT_TIMEOUT, PING_EVERY},
+    subscription::{Incoming, Subscription},
+    target::RedisTarget,
+    timeouts::PING_EVERY,
     topics::Topics,
 };
 use crate::layer::{memory::LocalRouter, ChannelName, Delivery};
-use futures::StreamExt;
-use redis::aio::{PubSubSink, PubSubStream};
 use std::{collections::HashSet, sync::Arc, time::Duration};
 use tokio::{
     sync::{mpsc, oneshot},
-    time::{sleep, timeout},
+    time::sleep,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -47,7 +47,7 @@ enum Ended {
 /// The task's state.
 pub(super) struct Subscriber {
     /// Where to connect.
-    pub(super) client: redis::Client,
+    pub(super) target: RedisTarget,
     /// This process's members.
     pub(super) local: Arc<LocalRouter>,
     /// Topic names.
@@ -66,9 +66,9 @@ impl Subscriber {
         let mut backoff = Backoff::new();
         loop {
             let reason = match self.connect().await {
-                Ok((sink, stream)) => {
+                Ok(subscription) => {
                     backoff.reset();
-                    match self.serve(sink, stream).await {
+                    match self.serve(subscription).await {
                         Ended::Lost(reason) => reason,
                         Ended::Stopped => return,
                     }
@@ -82,23 +82,18 @@ impl Subscriber {
         }
     }
 
-    /// Connects and subscribes to this process's topic and every current group.
-    async fn connect(&mut self) -> Result<(PubSubSink, PubSubStream), String> {
-        let connection = match timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub()).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => return Err(error.to_string()),
-            Err(_) => return Err("connection timed out".to_owned()),
-        };
-        let (mut sink, stream) = connection.split();
-        command(sink.subscribe(&self.topics.process)).await?;
-        Ok((sink, stream))
+    /// Connects and subscribes to this process's topic.
+    async fn connect(&mut self) -> Result<Subscription, String> {
+        let mut subscription = Subscription::open(&self.target).await?;
+        subscription.subscribe(&self.topics.process).await?;
+        Ok(subscription)
     }
 
     /// Serves one connection until it is lost or the layer closes.
-    async fn serve(&mut self, mut sink: PubSubSink, mut stream: PubSubStream) -> Ended {
+    async fn serve(&mut self, mut sub: Subscription) -> Ended {
         let mut subscribed = HashSet::new();
         for group in self.local.groups() {
-            if let Err(reason) = self.reconcile(&mut sink, &mut subscribed, &group).await {
+            if let Err(reason) = self.reconcile(&mut sub, &mut subscribed, &group).await {
                 return Ended::Lost(reason);
             }
         }
@@ -110,10 +105,7 @@ impl Subscriber {
         // Whatever other processes published while we were not subscribed is in the store:
         // every local consumer re-reads from its last message.
         let emptied = self.local.broadcast_local(&Delivery::Resync).emptied;
-        if let Err(reason) = self
-            .reconcile_all(&mut sink, &mut subscribed, emptied)
-            .await
-        {
+        if let Err(reason) = self.reconcile_all(&mut sub, &mut subscribed, emptied).await {
             return Ended::Lost(reason);
         }
         let mut ping = tokio::time::interval(PING_EVERY);
@@ -121,18 +113,24 @@ impl Subscriber {
         loop {
             let outcome = tokio::select! {
                 () = self.stop.cancelled() => return Ended::Stopped,
-                message = stream.next() => match message {
-                    Some(message) => {
-                        let emptied = deliver(&self.local, &self.topics, &message);
-                        self.reconcile_all(&mut sink, &mut subscribed, emptied).await
+                incoming = sub.next() => match incoming {
+                    Incoming::Message { topic, payload } => {
+                        let emptied = deliver(&self.local, &self.topics, &topic, &payload);
+                        self.reconcile_all(&mut sub, &mut subscribed, emptied).await
                     }
-                    None => Err("the connection closed".to_owned()),
+                    // Still wanted, yet dropped by the server (its slot moved to another
+                    // shard): start over on the cluster as it is now.
+                    Incoming::Unsubscribed(topic) if self.is_wanted(&topic, &subscribed) => {
+                        Err(format!("Redis dropped the subscription to {topic}"))
+                    }
+                    Incoming::Unsubscribed(_) => Ok(()),
+                    Incoming::Lost(reason) => Err(reason),
                 },
                 request = self.requests.recv() => match request {
-                    Some(request) => self.answer(&mut sink, &mut subscribed, request).await,
+                    Some(request) => self.answer(&mut sub, &mut subscribed, request).await,
                     None => return Ended::Stopped,
                 },
-                _ = ping.tick() => ping_once(&mut sink).await,
+                _ = ping.tick() => sub.ping().await,
             };
             if let Err(reason) = outcome {
                 return Ended::Lost(reason);
@@ -143,11 +141,11 @@ impl Subscriber {
     /// Applies one request and answers it.
     async fn answer(
         &self,
-        sink: &mut PubSubSink,
+        sub: &mut Subscription,
         subscribed: &mut HashSet<String>,
         request: Reconcile,
     ) -> Result<(), String> {
-        let outcome = self.reconcile(sink, subscribed, &request.group).await;
+        let outcome = self.reconcile(sub, subscribed, &request.group).await;
         if let Some(done) = request.done {
             let _ = done.send(());
         }
@@ -159,12 +157,12 @@ impl Subscriber {
 
     async fn reconcile_all(
         &self,
-        sink: &mut PubSubSink,
+        sub: &mut Subscription,
         subscribed: &mut HashSet<String>,
         groups: Vec<String>,
     ) -> Result<(), String> {
         for group in groups {
-            self.reconcile(sink, subscribed, &group).await?;
+            self.reconcile(sub, subscribed, &group).await?;
         }
         Ok(())
     }
@@ -172,20 +170,29 @@ impl Subscriber {
     /// Subscribes to a group that has local members, unsubscribes from one that has none.
     async fn reconcile(
         &self,
-        sink: &mut PubSubSink,
+        sub: &mut Subscription,
         subscribed: &mut HashSet<String>,
         group: &str,
     ) -> Result<(), String> {
         let wanted = self.local.member_count(group) > 0;
         let have = subscribed.contains(group);
         if wanted && !have {
-            command(sink.subscribe(self.topics.group(group))).await?;
+            sub.subscribe(&self.topics.group(group)).await?;
             subscribed.insert(group.to_owned());
         } else if !wanted && have {
-            command(sink.unsubscribe(self.topics.group(group))).await?;
+            sub.unsubscribe(&self.topics.group(group)).await?;
             subscribed.remove(group);
         }
         Ok(())
+    }
+
+    /// Whether `topic` is ours and still subscribed: this process's, or a group's we hold.
+    fn is_wanted(&self, topic: &str, subscribed: &HashSet<String>) -> bool {
+        topic == self.topics.process
+            || self
+                .topics
+                .group_of(topic)
+                .is_some_and(|group| subscribed.contains(group))
     }
 
     /// Sleeps for `delay` while answering requests at once (they are applied when the
@@ -207,35 +214,11 @@ impl Subscriber {
     }
 }
 
-/// Checks that the connection still answers (a silent network failure would otherwise go
-/// unnoticed until the next message that never comes).
-async fn ping_once(sink: &mut PubSubSink) -> Result<(), String> {
-    // In subscribed mode Redis answers PING with an array ["pong", ""]: any answer will do.
-    match timeout(COMMAND_TIMEOUT, sink.ping::<redis::Value>()).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err("Redis stopped answering".to_owned()),
-    }
-}
-
-async fn command(
-    request: impl std::future::Future<Output = redis::RedisResult<()>>,
-) -> Result<(), String> {
-    match timeout(COMMAND_TIMEOUT, request).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err("Redis stopped answering".to_owned()),
-    }
-}
-
 /// Hands a message from Redis to local members; returns groups that lost their last member
 /// (a mailbox overflowed).
-fn deliver(local: &LocalRouter, topics: &Topics, message: &redis::Msg) -> Vec<String> {
-    let Some(envelope) = decode(message.get_payload_bytes()) else {
-        tracing::warn!(
-            topic = message.get_channel_name(),
-            "dropping an undecodable message from Redis"
-        );
+fn deliver(local: &LocalRouter, topics: &Topics, topic: &str, payload: &[u8]) -> Vec<String> {
+    let Some(envelope) = decode(payload) else {
+        tracing::warn!(topic, "dropping an undecodable message from Redis");
         return Vec::new();
     };
     if envelope.origin == local.process_id() {
@@ -252,7 +235,7 @@ fn deliver(local: &LocalRouter, topics: &Topics, message: &redis::Msg) -> Vec<St
         }
         return emptied;
     }
-    match topics.group_of(message.get_channel_name()) {
+    match topics.group_of(topic) {
         Some(group) => local.group_send_many(group, &envelope.deliveries).emptied,
         None => Vec::new(),
     }
