@@ -65,7 +65,10 @@ impl Subscriber {
     pub(super) async fn run(mut self) {
         let mut backoff = Backoff::new();
         loop {
-            let reason = match self.connect().await {
+            let Some(connected) = self.connect().await else {
+                return;
+            };
+            let reason = match connected {
                 Ok(subscription) => {
                     backoff.reset();
                     match self.serve(subscription).await {
@@ -82,11 +85,27 @@ impl Subscriber {
         }
     }
 
-    /// Connects and subscribes to this process's topic.
-    async fn connect(&mut self) -> Result<Subscription, String> {
-        let mut subscription = Subscription::open(&self.target).await?;
-        subscription.subscribe(&self.topics.process).await?;
-        Ok(subscription)
+    /// Connects and subscribes to this process's topic, answering requests at once while
+    /// it tries: a Redis that accepts connections but never answers must not hold up the
+    /// members arriving meanwhile. `None` when the layer closes.
+    async fn connect(&mut self) -> Option<Result<Subscription, String>> {
+        let (target, process) = (&self.target, &self.topics.process);
+        let connecting = async move {
+            let mut subscription = Subscription::open(target).await?;
+            subscription.subscribe(process).await?;
+            Ok(subscription)
+        };
+        tokio::pin!(connecting);
+        loop {
+            tokio::select! {
+                connected = &mut connecting => return Some(connected),
+                () = self.stop.cancelled() => return None,
+                request = self.requests.recv() => match request {
+                    Some(request) => answer_while_away(request),
+                    None => return None,
+                },
+            }
+        }
     }
 
     /// Serves one connection until it is lost or the layer closes.
@@ -205,12 +224,19 @@ impl Subscriber {
                 () = &mut wake => return true,
                 () = self.stop.cancelled() => return false,
                 request = self.requests.recv() => match request {
-                    Some(Reconcile { done: Some(done), .. }) => { let _ = done.send(()); }
-                    Some(_) => {}
+                    Some(request) => answer_while_away(request),
                     None => return false,
                 },
             }
         }
+    }
+}
+
+/// Answers a request while there is no connection: it is applied when the connection is
+/// back, and every member resyncs then.
+fn answer_while_away(request: Reconcile) {
+    if let Some(done) = request.done {
+        let _ = done.send(());
     }
 }
 
