@@ -8,6 +8,7 @@ mod process;
 
 mod abuse;
 mod accounts;
+mod cluster;
 mod deployed;
 mod events;
 mod faults;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::{ffi::OsStr, time::Duration};
 
 /// Reads `count` messages from `ws` (waiting up to `patience` in all) and returns their ids.
-async fn collect_ids(ws: &mut Ws, count: usize, patience: Duration) -> Vec<i64> {
+pub async fn collect_ids(ws: &mut Ws, count: usize, patience: Duration) -> Vec<i64> {
     let deadline = tokio::time::Instant::now() + patience;
     let mut ids = Vec::with_capacity(count);
     while ids.len() < count {
