@@ -51,6 +51,7 @@ fi
 # 5. Test services and browser: Debian's redis-server, postgresql, nginx and chromium.
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null    || missing+=(redis-tools)   # the cluster test forms clusters with it
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/bin/chromium ] || missing+=(chromium)

@@ -163,8 +163,9 @@ pub struct ServeArgs {
     /// before its connection is dropped: SSE streams, long polls, WebSockets alike.
     #[arg(long, env = "PARLOR_STALL_TIMEOUT", default_value_t = 60)]
     pub stall_timeout: u64,
-    /// Redis for the channel layer, e.g. `redis://127.0.0.1:6379`, so several `parlor serve`
-    /// processes serve the same rooms. Without it the layer is in-memory (one process).
+    /// Redis for the channel layer, so several `parlor serve` processes serve the same rooms:
+    /// `redis://127.0.0.1:6379` for one server, `redis+cluster://h1:p1,h2:p2,h3:p3` for a
+    /// Redis Cluster (sharded pub/sub). Without it the layer is in-memory (one process).
     #[arg(long, env = "PARLOR_REDIS_URL")]
     pub redis: Option<String>,
     /// Prefix of Parlor's Redis topics, so several deployments can share one Redis.

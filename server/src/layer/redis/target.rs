@@ -27,8 +27,8 @@ pub enum RedisTarget {
     Cluster {
         /// The seed nodes' URLs (`redis://[auth@]host:port`).
         nodes: Vec<String>,
-        /// A client for commands (publishes, presence, rates).
-        client: ClusterClient,
+        /// A client for commands (publishes, presence, rates); boxed, being large.
+        client: Box<ClusterClient>,
     },
 }
 
@@ -63,7 +63,10 @@ impl RedisTarget {
             .max_retry_wait(200)
             .build()
             .map_err(|e| format!("bad Redis Cluster URL: {e}"))?;
-        Ok(Self::Cluster { nodes, client })
+        Ok(Self::Cluster {
+            nodes,
+            client: Box::new(client),
+        })
     }
 
     /// Whether this is a cluster (sharded pub/sub).
