@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts one Parlor process for the browser tests:  serve.sh NAME PORT [extra parlor flags…]
-# Every process uses end2end/.data/e2e.db (scripts/test.sh deletes it before a run) and, when
+# Every process uses end2end/.data/e2e.db (scripts/test.sh deletes it before a run), or
+# PARLOR_E2E_DATABASE when set (a postgres:// URL for the deployed test), and, when
 # PARLOR_TEST_REDIS_URL is set, that Redis: several processes then serve the same rooms.
 set -euo pipefail
 name=$1 port=$2
@@ -14,7 +15,7 @@ cd "$root"   # the site (target/site) is found relative to the workspace root
 echo "parlor $name on 127.0.0.1:$port" >&2
 exec ./target/release/parlor serve \
   --addr "127.0.0.1:$port" \
-  --database "$here/.data/e2e.db" \
+  --database "${PARLOR_E2E_DATABASE:-$here/.data/e2e.db}" \
   --log "${PARLOR_E2E_LOG:-warn}" \
   --allow-guests \
   --auth-per-minute 600 \

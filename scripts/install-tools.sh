@@ -53,6 +53,7 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null    || missing+=(redis-tools)   # the cluster test forms clusters with it
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null        || missing+=(postgresql-client)   # the browser deployed test creates its database with it
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # Fonts for the screenshots: Hangul and emoji instead of empty boxes.

@@ -4,7 +4,8 @@
 #   - a private PostgreSQL (initdb into a temp dir, pg_ctl on a free port; as the
 #     `postgres` user when run as root, since PostgreSQL refuses to run as root);
 #   - the Rust unit and integration tests (real SQLite files, real sockets);
-#   - the Playwright tests in headless Chromium against real `parlor` processes.
+#   - the Playwright tests in headless Chromium against real `parlor` processes (and, in
+#     end2end/tests/deployed.spec.ts, nginx before three on a fresh PostgreSQL database).
 # `make test` installs the tools and builds target/release/parlor before calling this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +60,6 @@ export LEPTOS_OUTPUT_NAME=parlor
 say "Rust tests"
 cargo test --release --workspace --exclude frontend
 
-say "Browser tests (Playwright, headless Chromium; two parlor processes sharing Redis)"
+say "Browser tests (Playwright, headless Chromium; two parlor processes sharing Redis; three behind nginx on PostgreSQL)"
 rm -rf end2end/.data
 (cd end2end && npx playwright test)
