@@ -1,10 +1,14 @@
-//! The group-commit writer: one task that owns every message insert.
+//! The group-commit writer: the tasks that own every message insert.
 //!
-//! Senders queue a job and wait for its reply. The task takes everything queued (up to
+//! Senders queue a job and wait for its reply. A task takes everything queued (up to
 //! [`MAX_BATCH`]), stores it in one transaction, publishes the new rows in id order, then
 //! answers each sender. Under load a batch grows to cover the fsync; when idle a batch is one
-//! message and costs no extra latency. Publishing from this one task also means that, within
-//! a process, deliveries leave in exactly the order the store assigned.
+//! message and costs no extra latency. Each room belongs to one task (its *lane*), so within
+//! a process a room's deliveries leave in exactly the order the store assigned.
+//!
+//! SQLite has one writer at a time, so it gets one lane. PostgreSQL takes several
+//! transactions at once (a batch locks only its own rooms' rows), so it gets
+//! [`Store::writer_lanes`] of them: while one lane waits for its commit, another inserts.
 //!
 //! When senders trickle in faster than one per [`CommitWindow`], the task holds a batch open
 //! for that window (1 ms by default) before committing, so a steady stream of messages costs
@@ -65,31 +69,43 @@ struct WriteJob {
     reply: oneshot::Sender<Result<Inserted, ChatError>>,
 }
 
-/// The writer's queue and its task.
+/// The writer's queues and their tasks, one per lane.
 pub(super) struct Writer {
-    /// Where jobs go.
-    queue: mpsc::Sender<WriteJob>,
-    /// Tells the task to stop taking jobs and drain.
+    /// Where jobs go: lane `room_id mod lanes`.
+    lanes: Vec<mpsc::Sender<WriteJob>>,
+    /// Tells the tasks to stop taking jobs and drain.
     stop: CancellationToken,
-    /// The task, joined by `close`.
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// The tasks, joined by `close`.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Writer {
-    /// Starts the task.
+    /// Starts one task per lane the store can write on at once.
     pub(super) fn start(
         store: Store,
         layer: Arc<dyn ChannelLayer>,
         window: CommitWindow,
         typing: Arc<PendingTyping>,
     ) -> Self {
-        let (queue, jobs) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(store, layer, jobs, stop.clone(), window, typing));
+        let (lanes, tasks) = (0..store.writer_lanes().max(1))
+            .map(|_| {
+                let (queue, jobs) = mpsc::channel(QUEUE);
+                let task = tokio::spawn(run(
+                    store.clone(),
+                    layer.clone(),
+                    jobs,
+                    stop.clone(),
+                    window,
+                    typing.clone(),
+                ));
+                (queue, task)
+            })
+            .unzip();
         Self {
-            queue,
+            lanes,
             stop,
-            task: Mutex::new(Some(task)),
+            tasks: Mutex::new(tasks),
         }
     }
 
@@ -105,27 +121,30 @@ impl Writer {
             room_slug,
             reply,
         };
-        self.queue
+        let lane = usize::try_from(job.draft.room_id.rem_euclid(self.lanes.len() as i64))
+            .unwrap_or_default();
+        self.lanes[lane]
             .send(job)
             .await
             .map_err(|_| ChatError::WriterGone)?;
         Ok(answer)
     }
 
-    /// Whether the task still takes jobs.
+    /// Whether the tasks still take jobs.
     pub(super) fn is_running(&self) -> bool {
-        !self.queue.is_closed()
+        self.lanes.iter().all(|lane| !lane.is_closed())
     }
 
-    /// Stops taking jobs, drains the queue and waits for the task.
+    /// Stops taking jobs, drains the queues and waits for the tasks.
     pub(super) async fn close(&self) {
         self.stop.cancel();
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .take();
-        if let Some(task) = task {
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        );
+        for task in tasks {
             if let Err(error) = task.await {
                 tracing::error!(%error, "the message writer failed");
             }

@@ -84,6 +84,15 @@ impl Store {
         }
     }
 
+    /// How many message batches may be written at once: SQLite has one writer at a time,
+    /// PostgreSQL takes several transactions at once (each locks only its rooms' rows).
+    pub fn writer_lanes(&self) -> usize {
+        match &self.backend {
+            Backend::Sqlite(_) => 1,
+            Backend::Postgres(_) => PgDb::WRITER_LANES,
+        }
+    }
+
     /// Closes every connection (the last step of a shutdown; later calls fail).
     pub async fn close(&self) {
         match &self.backend {

@@ -85,6 +85,7 @@ on_both_backends!(
     private_rooms_and_direct_messages,
     accounts_reads_and_mentions,
     concurrent_writers_on_two_handles_leave_no_gap_and_no_duplicate,
+    one_key_raced_from_two_handles_is_stored_once,
 );
 
 fn draft(room_id: i64, author_id: i64, text: &str, client_id: Option<&str>) -> NewMessage {
@@ -646,4 +647,62 @@ async fn concurrent_writers_on_two_handles_leave_no_gap_and_no_duplicate(backend
 async fn two_processes_on_postgres_deliver_every_message_once_in_order() {
     let url = fresh_postgres_database().await;
     crate::multiprocess::two_processes_deliver_every_message_once_in_order(OsStr::new(&url)).await;
+}
+
+/// Two handles send batches with the same `(author, client_id)` keys at the same moment, into
+/// different rooms, so neither waits on the other's room lock: a key is stored once, and the
+/// handle that lost the race answers with that row (PostgreSQL: its insert meets the unique
+/// index, the batch is rolled back and tried again).
+async fn one_key_raced_from_two_handles_is_stored_once(backend: Backend) {
+    let one = backend.open().await;
+    let two = backend.open().await;
+    let ann = one.create_guest("ann").await.expect("ann");
+    let left = one
+        .create_room("left", "left", None)
+        .await
+        .expect("room")
+        .id;
+    let right = one
+        .create_room("right", "right", None)
+        .await
+        .expect("room")
+        .id;
+    for round in 0..20 {
+        let batch = |room| -> Vec<NewMessage> {
+            (0..8)
+                .map(|i| {
+                    let key = format!("race-{round}-{i}");
+                    draft(room, ann.id, &key, Some(&key))
+                })
+                .collect()
+        };
+        let (a, b) = tokio::join!(
+            one.write_messages(batch(left)),
+            two.write_messages(batch(right))
+        );
+        for (x, y) in a.outcomes.into_iter().zip(b.outcomes) {
+            let x = x.expect("the first handle's send is answered");
+            let y = y.expect("the second handle's send is answered");
+            assert_eq!(
+                x.record().id,
+                y.record().id,
+                "round {round}: both answers name the one stored row"
+            );
+            assert!(
+                matches!(
+                    (&x, &y),
+                    (Inserted::New(_), Inserted::Duplicate(_))
+                        | (Inserted::Duplicate(_), Inserted::New(_))
+                ),
+                "round {round}: stored once, the other answer a duplicate"
+            );
+        }
+    }
+    let stored = one.room_head(left).await.expect("head").seq
+        + one.room_head(right).await.expect("head").seq;
+    assert_eq!(
+        stored,
+        20 * 8,
+        "every key stored once, in one room or the other"
+    );
 }

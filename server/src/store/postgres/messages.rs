@@ -90,10 +90,12 @@ impl PgDb {
             plans.push(Plan::New(fresh.len()));
             fresh.push((message, *seq));
         }
-        let records = insert_fresh(&mut tx, &fresh).await?;
-        let Some(records) = records else {
-            tx.rollback().await?;
-            return Ok(None);
+        let records = match insert_fresh(&mut tx, &fresh).await {
+            Ok(records) => records,
+            // A retried send committed by another process after `earlier_rows` looked: the
+            // transaction is aborted (dropping it rolls back); the next attempt finds the row.
+            Err(error) if is_client_id_conflict(&error) => return Ok(None),
+            Err(error) => return Err(error),
         };
         let rooms = update_rooms(&mut tx, &records).await?;
         tx.commit().await?;
@@ -212,14 +214,25 @@ async fn earlier_rows(
         .collect())
 }
 
+/// Whether `error` is the unique index on `(author_id, client_id)` refusing a row: a retried
+/// send that another process stored meanwhile.
+fn is_client_id_conflict(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Database(db) if db.constraint() == Some("messages_author_client_id")
+    )
+}
+
 /// Inserts the new rows with ids taken in order (so ids grow with seqs), and returns their
-/// records; `None` when some key was stored meanwhile by someone else.
+/// records. A plain INSERT, not `ON CONFLICT DO NOTHING`: a conflict is rare (a retry racing
+/// across processes) and speculative insertion costs about a third more per row on every
+/// batch (psql on 245 rows: 8.8-13.7 ms against 6.0-8.4 ms).
 async fn insert_fresh(
     tx: &mut Transaction<'_, Postgres>,
     fresh: &[(&NewMessage, i64)],
-) -> Result<Option<Vec<MessageRecord>>, sqlx::Error> {
+) -> Result<Vec<MessageRecord>, sqlx::Error> {
     if fresh.is_empty() {
-        return Ok(Some(Vec::new()));
+        return Ok(Vec::new());
     }
     let mut ids: Vec<i64> = sqlx::query_scalar(
         "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)",
@@ -229,12 +242,11 @@ async fn insert_fresh(
     .await?;
     ids.sort_unstable();
     let column = |f: fn(&NewMessage) -> i64| fresh.iter().map(|(m, _)| f(m)).collect::<Vec<_>>();
-    let inserted = sqlx::query(
+    sqlx::query(
         "INSERT INTO messages
              (id, room_id, seq, author_id, author_name, text, client_id, sent_at, reply_to)
          SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[],
-                              $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[])
-         ON CONFLICT (author_id, client_id) DO NOTHING",
+                              $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[])",
     )
     .bind(&ids)
     .bind(column(|m| m.room_id))
@@ -262,9 +274,6 @@ async fn insert_fresh(
     .bind(fresh.iter().map(|(m, _)| m.reply_to).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
-    if inserted.rows_affected() != fresh.len() as u64 {
-        return Ok(None);
-    }
     // The quotes as they stand at this commit (the chat service checked their rooms).
     let answered: Vec<i64> = fresh.iter().filter_map(|(m, _)| m.reply_to).collect();
     let quotes: HashMap<i64, (String, String)> = if answered.is_empty() {
@@ -280,32 +289,30 @@ async fn insert_fresh(
         .map(|(id, author, text)| (id, (author, text)))
         .collect()
     };
-    Ok(Some(
-        fresh
-            .iter()
-            .zip(ids)
-            .map(|((message, seq), id)| {
-                let quote = message.reply_to.and_then(|to| quotes.get(&to).cloned());
-                let (reply_author, reply_text) = quote.unzip();
-                MessageRecord {
-                    id,
-                    room_id: message.room_id,
-                    seq: *seq,
-                    author_id: message.author_id,
-                    author_name: message.author_name.clone(),
-                    text: message.text.clone(),
-                    client_id: message.client_id.clone(),
-                    sent_at: message.sent_at,
-                    edited_at: None,
-                    deleted_at: None,
-                    reply_to: message.reply_to,
-                    reply_author,
-                    reply_text,
-                    reactions: Reactions::default(),
-                }
-            })
-            .collect(),
-    ))
+    Ok(fresh
+        .iter()
+        .zip(ids)
+        .map(|((message, seq), id)| {
+            let quote = message.reply_to.and_then(|to| quotes.get(&to).cloned());
+            let (reply_author, reply_text) = quote.unzip();
+            MessageRecord {
+                id,
+                room_id: message.room_id,
+                seq: *seq,
+                author_id: message.author_id,
+                author_name: message.author_name.clone(),
+                text: message.text.clone(),
+                client_id: message.client_id.clone(),
+                sent_at: message.sent_at,
+                edited_at: None,
+                deleted_at: None,
+                reply_to: message.reply_to,
+                reply_author,
+                reply_text,
+                reactions: Reactions::default(),
+            }
+        })
+        .collect())
 }
 
 /// Moves the heads and counts of the rooms that gained messages, in one statement that
