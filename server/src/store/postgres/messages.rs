@@ -90,14 +90,13 @@ impl PgDb {
             plans.push(Plan::New(fresh.len()));
             fresh.push((message, *seq));
         }
-        let records = match insert_fresh(&mut tx, &fresh).await {
-            Ok(records) => records,
+        let (records, rooms) = match insert_fresh(&mut tx, &fresh).await {
+            Ok(written) => written,
             // A retried send committed by another process after `earlier_rows` looked: the
             // transaction is aborted (dropping it rolls back); the next attempt finds the row.
             Err(error) if is_client_id_conflict(&error) => return Ok(None),
             Err(error) => return Err(error),
         };
-        let rooms = update_rooms(&mut tx, &records).await?;
         tx.commit().await?;
         let outcomes = plans
             .into_iter()
@@ -223,16 +222,20 @@ fn is_client_id_conflict(error: &sqlx::Error) -> bool {
     )
 }
 
-/// Inserts the new rows with ids taken in order (so ids grow with seqs), and returns their
-/// records. A plain INSERT, not `ON CONFLICT DO NOTHING`: a conflict is rare (a retry racing
-/// across processes) and speculative insertion costs about a third more per row on every
-/// batch (psql on 245 rows: 8.8-13.7 ms against 6.0-8.4 ms).
+/// Inserts the new rows with ids taken in order (so ids grow with seqs) and moves the heads
+/// and counts of their rooms, in one statement (a data-modifying CTE: one round trip less on
+/// every batch), returning the records and the rooms' new figures (with, for private rooms,
+/// their members: the lobby tells their activity to members alone).
+///
+/// A plain INSERT, not `ON CONFLICT DO NOTHING`: a conflict is rare (a retry racing across
+/// processes) and speculative insertion costs about a third more per row on every batch
+/// (psql on 245 rows: 8.8-13.7 ms against 6.0-8.4 ms); the caller retries on the conflict.
 async fn insert_fresh(
     tx: &mut Transaction<'_, Postgres>,
     fresh: &[(&NewMessage, i64)],
-) -> Result<Vec<MessageRecord>, sqlx::Error> {
+) -> Result<(Vec<MessageRecord>, Vec<RoomWithStats>), sqlx::Error> {
     if fresh.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let mut ids: Vec<i64> = sqlx::query_scalar(
         "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)",
@@ -241,40 +244,80 @@ async fn insert_fresh(
     .fetch_all(&mut **tx)
     .await?;
     ids.sort_unstable();
-    let column = |f: fn(&NewMessage) -> i64| fresh.iter().map(|(m, _)| f(m)).collect::<Vec<_>>();
-    sqlx::query(
-        "INSERT INTO messages
-             (id, room_id, seq, author_id, author_name, text, client_id, sent_at, reply_to)
-         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[],
-                              $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[])",
-    )
-    .bind(&ids)
-    .bind(column(|m| m.room_id))
-    .bind(fresh.iter().map(|(_, seq)| *seq).collect::<Vec<i64>>())
-    .bind(column(|m| m.author_id))
-    .bind(
-        fresh
+    let records = records_of(tx, fresh, ids).await?;
+    // room -> (messages added, newest sent_at, newest seq, newest id)
+    let mut rooms: HashMap<i64, (i64, i64, i64, i64)> = HashMap::new();
+    for record in &records {
+        let entry = rooms.entry(record.room_id).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(record.sent_at);
+        entry.2 = entry.2.max(record.seq);
+        entry.3 = entry.3.max(record.id);
+    }
+    let room_ids: Vec<i64> = rooms.keys().copied().collect();
+    let figure = |f: fn(&(i64, i64, i64, i64)) -> i64| {
+        room_ids
             .iter()
-            .map(|(m, _)| m.author_name.clone())
+            .map(|id| f(&rooms[id]))
+            .collect::<Vec<i64>>()
+    };
+    let column = |f: fn(&MessageRecord) -> i64| records.iter().map(f).collect::<Vec<i64>>();
+    let mut changed = sqlx::query_as::<_, RoomWithStats>(
+        "WITH inserted AS (
+             INSERT INTO messages
+                 (id, room_id, seq, author_id, author_name, text, client_id, sent_at, reply_to)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[],
+                                  $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[])
+         )
+         UPDATE rooms SET
+             message_count = rooms.message_count + c.added,
+             last_message_at = GREATEST(COALESCE(rooms.last_message_at, 0), c.sent_at),
+             active_at = GREATEST(rooms.active_at, c.sent_at),
+             last_seq = c.seq,
+             last_message_id = c.newest
+         FROM UNNEST($10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[])
+              AS c(room, added, sent_at, seq, newest)
+         WHERE rooms.id = c.room
+         RETURNING rooms.slug, rooms.title, rooms.message_count, rooms.last_message_at,
+                   rooms.owner_id, rooms.active_at, rooms.id, rooms.private",
+    )
+    .bind(column(|r| r.id))
+    .bind(column(|r| r.room_id))
+    .bind(column(|r| r.seq))
+    .bind(column(|r| r.author_id))
+    .bind(
+        records
+            .iter()
+            .map(|r| r.author_name.as_str())
             .collect::<Vec<_>>(),
     )
+    .bind(records.iter().map(|r| r.text.as_str()).collect::<Vec<_>>())
     .bind(
-        fresh
+        records
             .iter()
-            .map(|(m, _)| m.text.clone())
+            .map(|r| r.client_id.as_deref())
             .collect::<Vec<_>>(),
     )
-    .bind(
-        fresh
-            .iter()
-            .map(|(m, _)| m.client_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(column(|m| m.sent_at))
-    .bind(fresh.iter().map(|(m, _)| m.reply_to).collect::<Vec<_>>())
-    .execute(&mut **tx)
+    .bind(column(|r| r.sent_at))
+    .bind(records.iter().map(|r| r.reply_to).collect::<Vec<_>>())
+    .bind(&room_ids)
+    .bind(figure(|r| r.0))
+    .bind(figure(|r| r.1))
+    .bind(figure(|r| r.2))
+    .bind(figure(|r| r.3))
+    .fetch_all(&mut **tx)
     .await?;
-    // The quotes as they stand at this commit (the chat service checked their rooms).
+    add_members(tx, &mut changed).await?;
+    Ok((records, changed))
+}
+
+/// The new rows' records, `ids[i]` for `fresh[i]`, with the quotes of the messages they
+/// answer as those stand now (the chat service checked their rooms).
+async fn records_of(
+    tx: &mut Transaction<'_, Postgres>,
+    fresh: &[(&NewMessage, i64)],
+    ids: Vec<i64>,
+) -> Result<Vec<MessageRecord>, sqlx::Error> {
     let answered: Vec<i64> = fresh.iter().filter_map(|(m, _)| m.reply_to).collect();
     let quotes: HashMap<i64, (String, String)> = if answered.is_empty() {
         HashMap::new()
@@ -315,49 +358,11 @@ async fn insert_fresh(
         .collect())
 }
 
-/// Moves the heads and counts of the rooms that gained messages, in one statement that
-/// returns their new figures (and, for private rooms, their members: the lobby tells
-/// their activity to members alone).
-async fn update_rooms(
+/// Fills in the members of the private rooms among `changed`.
+async fn add_members(
     tx: &mut Transaction<'_, Postgres>,
-    records: &[MessageRecord],
-) -> Result<Vec<RoomWithStats>, sqlx::Error> {
-    // room -> (messages added, newest sent_at, newest seq, newest id)
-    let mut rooms: HashMap<i64, (i64, i64, i64, i64)> = HashMap::new();
-    for record in records {
-        let entry = rooms.entry(record.room_id).or_default();
-        entry.0 += 1;
-        entry.1 = entry.1.max(record.sent_at);
-        entry.2 = entry.2.max(record.seq);
-        entry.3 = entry.3.max(record.id);
-    }
-    if rooms.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<i64> = rooms.keys().copied().collect();
-    let figure = |f: fn(&(i64, i64, i64, i64)) -> i64| {
-        ids.iter().map(|id| f(&rooms[id])).collect::<Vec<i64>>()
-    };
-    let mut changed = sqlx::query_as::<_, RoomWithStats>(
-        "UPDATE rooms SET
-             message_count = rooms.message_count + c.added,
-             last_message_at = GREATEST(COALESCE(rooms.last_message_at, 0), c.sent_at),
-             active_at = GREATEST(rooms.active_at, c.sent_at),
-             last_seq = c.seq,
-             last_message_id = c.newest
-         FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[])
-              AS c(room, added, sent_at, seq, newest)
-         WHERE rooms.id = c.room
-         RETURNING rooms.slug, rooms.title, rooms.message_count, rooms.last_message_at,
-                   rooms.owner_id, rooms.active_at, rooms.id, rooms.private",
-    )
-    .bind(&ids)
-    .bind(figure(|r| r.0))
-    .bind(figure(|r| r.1))
-    .bind(figure(|r| r.2))
-    .bind(figure(|r| r.3))
-    .fetch_all(&mut **tx)
-    .await?;
+    changed: &mut [RoomWithStats],
+) -> Result<(), sqlx::Error> {
     let private: Vec<i64> = changed.iter().filter(|r| r.private).map(|r| r.id).collect();
     if !private.is_empty() {
         let mut members: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -374,5 +379,5 @@ async fn update_rooms(
             room.members = Some(members.remove(&room.id).unwrap_or_default());
         }
     }
-    Ok(changed)
+    Ok(())
 }
