@@ -62,8 +62,11 @@ impl PgDb {
     /// One attempt; `None` when a conflicting row appeared under the batch (rolled back).
     async fn try_write(&self, batch: &[NewMessage]) -> Result<Option<Written>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let mut next_seq = lock_rooms(&mut tx, batch).await?;
+        // Retries first, before any lock: a room's lock is held until the commit, so every
+        // round trip taken under it delays the other processes' batches for that room. A
+        // retry stored after this look meets the unique index at the insert (tried again).
         let earlier = earlier_rows(&mut tx, batch).await?;
+        let mut next_seq = lock_rooms(&mut tx, batch).await?;
         // Number the new rows; skip retries (they use no seq).
         let mut plans = Vec::with_capacity(batch.len());
         let mut fresh: Vec<(&NewMessage, i64)> = Vec::with_capacity(batch.len());
