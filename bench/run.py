@@ -6,7 +6,11 @@
     bench/run.py --layers memory    # one layer
 
 Scenarios, each against the in-memory layer (one server) and Redis (two servers sharing one
-SQLite file and a private redis-server), plus the bare broadcast server as the ceiling:
+SQLite file and a private redis-server), plus the bare broadcast server as the ceiling. The
+distributed layers (`pg-redis`, `pg-nginx`) put the servers on a
+private PostgreSQL (initdb into a temp dir, a fresh database per run) and Redis: `pg-redis`
+is two servers the load generator reaches directly, `pg-nginx` three behind nginx running
+deploy/nginx.conf (its workers' CPU is counted with the servers'); they run S1 and S3 only:
   S1 fan-out     20 rooms x 50 clients, 5 senders per room at 2 msg/s, 20 s
   S2 big room    1 room x 500 clients, 1 sender at 20 msg/s, 20 s
   S3 saturation  S1 with the rate stepped up until p99 > 100 ms or a delivery is lost
@@ -76,14 +80,87 @@ def wait_http(url, timeout=30.0):
     raise RuntimeError(f"{url} did not answer 200 in {timeout} s")
 
 
+class Postgres:
+    """A throwaway PostgreSQL (as the `postgres` user when run as root, which PostgreSQL
+    refuses), with a fresh database per run; fsync and every durability default on."""
+
+    def __init__(self, workdir):
+        bins = sorted(d for d in os.listdir("/usr/lib/postgresql") if os.path.isdir(
+            os.path.join("/usr/lib/postgresql", d, "bin")))
+        if not bins:
+            sys.exit("PostgreSQL is missing: run scripts/install-tools.sh --test")
+        self.bin = os.path.join("/usr/lib/postgresql", bins[-1], "bin")
+        self.dir = tempfile.mkdtemp(prefix="parlor-bench-pg-", dir=workdir)
+        self.port = free_port()
+        as_root = os.getuid() == 0
+        if as_root:
+            shutil.chown(workdir, "postgres")
+            shutil.chown(self.dir, "postgres")
+        self.prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+        subprocess.run(self.prefix + [os.path.join(self.bin, "initdb"), "-D", f"{self.dir}/data",
+                                      "-U", "parlor", "--auth=trust", "-E", "UTF8"],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(self.prefix + [os.path.join(self.bin, "pg_ctl"), "-D", f"{self.dir}/data",
+                                      "-l", f"{self.dir}/log", "-w", "-o",
+                                      f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                                      "-c max_connections=300", "start"],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.url = f"postgres://parlor@127.0.0.1:{self.port}"
+
+    def fresh_database(self):
+        name = f"bench_{time.time_ns()}"
+        subprocess.run(["psql", f"{self.url}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
+        return f"{self.url}/{name}"
+
+    def stop(self):
+        subprocess.run(self.prefix + [os.path.join(self.bin, "pg_ctl"), "-D", f"{self.dir}/data",
+                                      "-m", "fast", "stop"], stdout=subprocess.DEVNULL)
+
+
+POSTGRES = None
+# Layers on PostgreSQL: measured in S1 and S3 only (issue 16); S2, S4 and P stay on SQLite.
+DISTRIBUTED = ("pg-redis", "pg-nginx")
+
+
+def start_nginx(workdir, upstreams):
+    """nginx running deploy/nginx.conf (only its ports changed) from a temporary prefix, in the
+    foreground; returns (process, port)."""
+    with open(os.path.join(ROOT, "deploy", "nginx.conf")) as f:
+        config = f.read()
+    for default, port in zip(["127.0.0.1:3001", "127.0.0.1:3002", "127.0.0.1:3003"], upstreams):
+        assert default in config, f"deploy/nginx.conf names {default}"
+        config = config.replace(default, f"127.0.0.1:{port}")
+    port = free_port()
+    config = config.replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}")
+    prefix = tempfile.mkdtemp(prefix="parlor-bench-nginx-", dir=workdir)
+    os.makedirs(os.path.join(prefix, "logs"))
+    # Run as root, nginx's workers drop to `nobody`: they must write their temp files.
+    os.chmod(prefix, 0o777)
+    os.chmod(os.path.join(prefix, "logs"), 0o777)
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write(config)
+    proc = subprocess.Popen(["nginx", "-p", f"{prefix}/", "-c", os.path.join(prefix, "nginx.conf"),
+                             "-e", "logs/error.log", "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, port
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
 class Servers:
-    """The server processes of one scenario: Parlor (memory or Redis) or the bare server."""
+    """The server processes of one scenario: Parlor (memory, Redis, or PostgreSQL + Redis
+    directly or behind nginx) or the bare server."""
 
     def __init__(self, kind, workdir):
         self.kind = kind
         self.procs = []
         self.urls = []
         database = os.path.join(workdir, f"bench-{time.time_ns()}.db")
+        if kind.startswith("pg-"):
+            database = POSTGRES.fresh_database()
         # Server logs (warnings only) go to a file, never into the report.
         self.log = open(os.path.join(workdir, "servers.log"), "a")
         env = dict(os.environ)
@@ -94,16 +171,16 @@ class Servers:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             self.urls.append(f"http://127.0.0.1:{port}")
         else:
-            count = 2 if kind == "redis" else 1
-            extra = []
-            if kind == "redis":
+            count = {"memory": 1, "redis": 2, "pg-redis": 2, "pg-nginx": 3}[kind]
+            extra = ["--trust-proxy"] if kind == "pg-nginx" else []
+            if kind != "memory":
                 redis_port = free_port()
                 self.procs.append(subprocess.Popen(
                     ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                      "--save", "", "--appendonly", "no"],
                     stdout=subprocess.DEVNULL))
                 time.sleep(0.3)
-                extra = ["--redis", f"redis://127.0.0.1:{redis_port}"]
+                extra += ["--redis", f"redis://127.0.0.1:{redis_port}"]
             for _ in range(count):
                 port = free_port()
                 self.procs.append(subprocess.Popen(
@@ -118,8 +195,16 @@ class Servers:
                 self.urls.append(f"http://127.0.0.1:{port}")
         for url in self.urls:
             wait_http(f"{url}/healthz")
-        # Only the HTTP servers count for RSS/CPU (not redis-server).
+        # Only the HTTP servers count for RSS/CPU (not redis-server or PostgreSQL) — and
+        # nginx's workers, which do the proxying's share of the work.
         self.pids = [p.pid for p in self.procs[-len(self.urls):]]
+        if kind == "pg-nginx":
+            ports = [int(url.rsplit(":", 1)[1]) for url in self.urls]
+            nginx, port = start_nginx(workdir, ports)
+            self.procs.append(nginx)
+            self.urls = [f"http://127.0.0.1:{port}"]
+            wait_http(f"{self.urls[0]}/healthz")
+            self.pids += children(nginx.pid)
 
     def stop(self):
         for proc in reversed(self.procs):
@@ -289,7 +374,7 @@ def main():
     global PARLOR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="S1,S2,S3,S4,store,T,P")
-    parser.add_argument("--layers", default="memory,redis")
+    parser.add_argument("--layers", default="memory,redis,pg-redis,pg-nginx")
     parser.add_argument("--repeat", type=int, default=3,
                         help="P: how many quiet/typing pairs per layer (p99 is noisy run to run)")
     parser.add_argument("--no-bare", action="store_true", help="skip the ceiling server")
@@ -311,6 +396,9 @@ def main():
         sys.exit(f"{PARLOR} is missing: run `make build` first")
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "bench"], cwd=ROOT, check=True)
     workdir = tempfile.mkdtemp(prefix="parlor-bench-")
+    global POSTGRES
+    if any(kind.startswith("pg-") for kind in kinds):
+        POSTGRES = Postgres(workdir)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT,
@@ -327,7 +415,7 @@ def main():
                 if "S1" in only:
                     r = fresh(kind, workdir, lambda s: load(s, f"S1 {kind}", S1))
                     lines.append(row(f"S1 {kind}", r))
-                if "S2" in only and kind != "bare":
+                if "S2" in only and kind not in ("bare", *DISTRIBUTED):
                     r = fresh(kind, workdir, lambda s: load(s, f"S2 {kind}", S2))
                     lines.append(row(f"S2 {kind}", r))
             lines.append("")
@@ -363,7 +451,7 @@ def main():
                       f"({S4_GENERATORS} load generators x {S4['rooms'] * S4['clients_per_room']})", "",
                       "| server | sockets | failed | server RSS before → connected (MiB) | KiB per socket |",
                       "|---|---|---|---|---|"]
-            for kind in kinds:
+            for kind in (k for k in kinds if k not in DISTRIBUTED):
                 lines.append(fresh(kind, workdir, lambda s: idle_sockets(s, kind)))
             lines.append("")
         if "T" in only:
@@ -384,7 +472,7 @@ def main():
             lines += ["### P presence and typing (S1; every client present and typing every 3 s)", "",
                       f"{args.repeat} pair(s) per layer, the order of each pair alternating so drift "
                       "does not favour one side; the summary compares medians.", "", HEADER]
-            for kind in layers:
+            for kind in (k for k in layers if k not in DISTRIBUTED):
                 quiet_runs, typing_runs = [], []
                 for i in range(args.repeat):
                     order = ["quiet", "typing"] if i % 2 == 0 else ["typing", "quiet"]
@@ -403,7 +491,7 @@ def main():
             lines.append("| layer | median deliveries/s quiet → typing | change | median p99 ms quiet → typing "
                          "(range) | change |")
             lines.append("|---|---|---|---|---|")
-            for kind in layers:
+            for kind in (k for k in layers if k not in DISTRIBUTED):
                 quiet_runs, typing_runs = results[f"P {kind}"]
                 dq = statistics.median([r["deliveries_per_s"] for r in quiet_runs])
                 dt = statistics.median([r["deliveries_per_s"] for r in typing_runs])
@@ -423,6 +511,8 @@ def main():
             lines += ["### Store", "", "| senders | messages | seconds | messages/s |", "|---|---|---|---|",
                       f"| {r['senders']} | {r['messages']} | {r['seconds']} | {r['messages_per_s']:.0f} |", ""]
     finally:
+        if POSTGRES:
+            POSTGRES.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         # Whatever was measured is printed, even if a later scenario failed.
         print("\n".join(lines))
