@@ -310,6 +310,43 @@ test('messages read like chat: grouped by author, avatars, your own marked, safe
   expect(html).toContain('rel="noopener noreferrer nofollow"');
 });
 
+test('days are marked: UTC days on the server page, the reader\'s own days once live, the full date on hover', async ({ browser, request }) => {
+  test.setTimeout(60_000);
+  const slug = uniqueSlug('days');
+  await createRoom(request, slug, 'Days');
+  expect((await request.post(`/api/rooms/${slug}/messages`, { data: { text: 'what day is it' } })).status()).toBe(201);
+
+  // The server names the day in full, in UTC: it cannot know the reader's zone or today.
+  const html = await (await request.get(`/rooms/${slug}`)).text();
+  expect(html).toMatch(/<li class="day"><h2>(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day \d{1,2} [A-Z][a-z]{2} \d{4}<\/h2><\/li>/);
+  expect(html).toMatch(/<time datetime="[^"]+" title="\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC">/);
+
+  // Live, a reader's own today is "Today".
+  const now = await person(browser, BASE_A, 'Now');
+  await enterRoom(now, slug);
+  await expect(now.locator('.messages li.day h2')).toHaveText(['Today']);
+
+  // A reader in Seoul whose clock says a day later: "Yesterday"; five days later: its weekday
+  // (or, across New Year, its date and year).
+  const dayLater = await person(browser, BASE_A, 'Tomorrow', { timezoneId: 'Asia/Seoul' });
+  await dayLater.clock.setFixedTime(Date.now() + 24 * 3600_000);
+  await enterRoom(dayLater, slug);
+  await expect(dayLater.locator('.messages li.day h2')).toHaveText(['Yesterday']);
+  const time = dayLater.locator('.messages li.message time').first();
+  await expect(time).not.toHaveAttribute('title', /UTC/);
+  await expect(time).toHaveAttribute('title', /20\d\d/);
+
+  const later = await person(browser, BASE_A, 'Later', { timezoneId: 'Asia/Seoul' });
+  await later.clock.setFixedTime(Date.now() + 5 * 24 * 3600_000);
+  await enterRoom(later, slug);
+  await expect(later.locator('.messages li.day h2')).toHaveText([
+    /^((Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day \d{1,2} [A-Z][a-z]{2}|\d{1,2} [A-Z][a-z]{2} \d{4})$/,
+  ]);
+  // A message sent now is of the same (server) day: no second separator, one group.
+  await say(later, 'still that day');
+  await expect(later.locator('.messages li.day h2')).toHaveCount(1);
+});
+
 test('the room list is a keyboard switcher: arrows move the focus, Enter opens the room in place', async ({ browser, request }) => {
   const first = uniqueSlug('keys-a');
   const second = uniqueSlug('keys-b');

@@ -258,20 +258,29 @@ fn send_edit(state: RoomState, id: i64, text: String) {
 #[cfg(not(feature = "hydrate"))]
 fn send_edit(_state: RoomState, _id: i64, _text: String) {}
 
-/// A timestamp: UTC on the server (it cannot know the reader's zone), local after hydration.
+/// A timestamp: UTC on the server (it cannot know the reader's zone), local after hydration;
+/// the full date and time on hover.
 #[component]
 fn Time(sent_at: String) -> impl IntoView {
     let hydrated = use_context::<Hydrated>().map(|h| h.0);
     let utc = sent_at.get(11..16).unwrap_or_default().to_owned();
-    let iso = sent_at.clone();
+    let utc_full = format!("{} {utc} UTC", sent_at.get(..10).unwrap_or_default());
+    let (iso, iso_full) = (sent_at.clone(), sent_at.clone());
+    let live = move || hydrated.is_some_and(|h| h.get());
     let shown = move || {
-        if hydrated.is_some_and(|h| h.get()) {
+        if live() {
             local_hours_minutes(&iso).unwrap_or_else(|| utc.clone())
         } else {
             format!("{utc} UTC")
         }
     };
-    view! { <time datetime=sent_at.clone() title=sent_at>{shown}</time> }
+    let full = move || {
+        live()
+            .then(|| local_date_time(&iso_full))
+            .flatten()
+            .unwrap_or_else(|| utc_full.clone())
+    };
+    view! { <time datetime=sent_at title=full>{shown}</time> }
 }
 
 #[cfg(feature = "hydrate")]
@@ -286,5 +295,27 @@ fn local_hours_minutes(iso: &str) -> Option<String> {
 
 #[cfg(not(feature = "hydrate"))]
 fn local_hours_minutes(_iso: &str) -> Option<String> {
+    None
+}
+
+/// The date and time in the reader's zone and language ("Thursday 3 December 2026 at 09:29").
+#[cfg(feature = "hydrate")]
+fn local_date_time(iso: &str) -> Option<String> {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(iso));
+    if date.get_time().is_nan() {
+        return None;
+    }
+    let language = web_sys::window()
+        .and_then(|window| window.navigator().language())
+        .unwrap_or_else(|| "en".to_owned());
+    let options = js_sys::Object::new();
+    for (key, value) in [("dateStyle", "full"), ("timeStyle", "short")] {
+        js_sys::Reflect::set(&options, &key.into(), &value.into()).ok()?;
+    }
+    Some(date.to_locale_string(&language, &options).into())
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn local_date_time(_iso: &str) -> Option<String> {
     None
 }

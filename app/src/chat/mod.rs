@@ -2,6 +2,7 @@
 
 #[cfg(feature = "hydrate")]
 pub mod client;
+mod days;
 #[cfg(feature = "hydrate")]
 mod live;
 mod lobby;

@@ -4,6 +4,7 @@
 //! the same on the server and in the browser, so the server-rendered list and the hydrated
 //! one agree.
 
+use super::days::Calendar;
 use crate::protocol::ChatMessage;
 
 /// How far apart two messages of one author may be and still share a group.
@@ -52,15 +53,38 @@ pub fn continues(previous: &ChatMessage, next: &ChatMessage) -> bool {
     }
 }
 
-/// Each message with whether it continues the group of the one before it.
-pub fn grouped(messages: &[ChatMessage]) -> Vec<(ChatMessage, bool)> {
-    let mut previous: Option<&ChatMessage> = None;
+/// One row of the message list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The message.
+    pub message: ChatMessage,
+    /// Whether it continues the group of the one before it (no name, no avatar).
+    pub continued: bool,
+    /// The day separator above it ("Today", "Yesterday", …): on the first message and
+    /// wherever the day changes from the message before.
+    pub day: Option<String>,
+}
+
+/// The list as rows: groups by author, and a day separator where the day changes (a new
+/// day also starts a new group). Days are counted in `calendar`'s zone.
+pub fn rows(messages: &[ChatMessage], calendar: &Calendar) -> Vec<Row> {
+    let mut previous: Option<(&ChatMessage, Option<i64>)> = None;
     messages
         .iter()
         .map(|message| {
-            let continued = previous.is_some_and(|p| continues(p, message));
-            previous = Some(message);
-            (message.clone(), continued)
+            let day = millis_of(&message.sent_at).map(|at| calendar.day(at));
+            let number = day.map(|d| d.number);
+            let new_day = previous.is_none_or(|(_, before)| before != number);
+            let continued =
+                !new_day && previous.is_some_and(|(before, _)| continues(before, message));
+            previous = Some((message, number));
+            Row {
+                message: message.clone(),
+                continued,
+                day: day
+                    .filter(|_| new_day)
+                    .map(|d| d.label(calendar.today.as_ref())),
+            }
         })
         .collect()
 }
@@ -230,8 +254,28 @@ mod tests {
             message(4, 8, "2026-12-03T08:10:01.000Z"), // someone else
             message(5, 7, "2026-12-03T08:10:02.000Z"),
         ];
-        let flags: Vec<bool> = grouped(&list).into_iter().map(|(_, c)| c).collect();
+        let flags: Vec<bool> = rows(&list, &Calendar::utc())
+            .into_iter()
+            .map(|row| row.continued)
+            .collect();
         assert_eq!(flags, [false, true, false, false, false]);
+    }
+
+    #[test]
+    fn a_new_day_gets_a_separator_and_starts_a_new_group() {
+        let list = [
+            message(1, 7, "2026-11-24T23:58:00.000Z"),
+            message(2, 7, "2026-11-24T23:59:00.000Z"),
+            message(3, 7, "2026-11-25T00:01:00.000Z"), // two minutes on, but the next day
+            message(4, 7, "2026-11-25T00:02:00.000Z"),
+        ];
+        let rows = rows(&list, &Calendar::utc());
+        let days: Vec<bool> = rows.iter().map(|row| row.day.is_some()).collect();
+        assert_eq!(days, [true, false, true, false]);
+        let flags: Vec<bool> = rows.iter().map(|row| row.continued).collect();
+        assert_eq!(flags, [false, true, false, true]);
+        assert!(rows[0].day.as_deref().is_some_and(|d| d.contains("24 Nov")));
+        assert!(rows[2].day.as_deref().is_some_and(|d| d.contains("25 Nov")));
     }
 
     #[test]

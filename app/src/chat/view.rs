@@ -5,6 +5,7 @@
 //! is a plain form that posts to a server function, so it works without JavaScript.
 
 use super::{
+    days::Calendar,
     mentions::{MentionList, MentionPicker},
     message::MessageItem,
     state::{ConnState, RoomState, Transport},
@@ -41,6 +42,11 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
         typed_at: StoredValue::new(0.0),
     };
     let list = NodeRef::<leptos::html::Ol>::new();
+    // Days are counted in UTC until this room has hydrated (the server's count, so both
+    // render the same rows), then in the reader's zone. The room's own effect, not the app's
+    // `Hydrated`: a room can hydrate after the app (under a Suspense), when that is already on.
+    let local_days = RwSignal::new(false);
+    Effect::new(move |_| local_days.set(true));
     // The first unread message gets a "New messages" divider (from the sidebar's count).
     let divider = RwSignal::new(None::<i64>);
 
@@ -83,15 +89,20 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                     </li>
                     // Keyed by what a row shows, so an edit or a deletion re-renders that row.
                     // Grouped: a message that continues its author's run shows no name.
+                    // Days: in UTC until hydrated (as the server rendered), then local.
                     <For
-                        each=move || super::present::grouped(&state.messages.get())
-                        key=|(m, continued)| (m.id, m.edited_at.clone(), m.deleted, m.reply_to.clone(), m.reactions.clone(), *continued)
-                        let:item
+                        each=move || super::present::rows(
+                            &state.messages.get(),
+                            &Calendar::local(local_days.get()),
+                        )
+                        key=|row| (row.message.id, row.message.edited_at.clone(), row.message.deleted, row.message.reply_to.clone(), row.message.reactions.clone(), row.continued, row.day.clone())
+                        let:row
                     >
-                        <Show when={let id = item.0.id; move || divider.get() == Some(id)}>
+                        {row.day.map(|day| view! { <li class="day"><h2>{day}</h2></li> })}
+                        <Show when={let id = row.message.id; move || divider.get() == Some(id)}>
                             <li class="divider" role="separator">"New messages"</li>
                         </Show>
-                        <MessageItem message=item.0 continued=item.1 state/>
+                        <MessageItem message=row.message continued=row.continued state/>
                     </For>
                     <For each=move || state.pending.get() key=|p| (p.client_id.clone(), p.failed.clone()) let:pending>
                         <PendingItem pending outbox/>
