@@ -22,8 +22,9 @@ tools:
 test-tools:
 	@scripts/install-tools.sh --test
 
+# --precompress writes .br and .gz beside every site file; the server sends them as they are.
 build: tools
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 run: build
 	@mkdir -p data

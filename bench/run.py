@@ -21,6 +21,8 @@ deploy/nginx.conf (its workers' CPU is counted with the servers'); they run S1 a
   P  presence    S1 twice in one run: listeners anonymous, then every client with its own
                  identity (present in its room) sending `typing` every 3 s; the message
                  figures should not move by more than 10 %
+  F  first paint  the server-rendered home and room pages under wrk (requests/s, CPU per
+                 request), and cold loads in Chromium: bytes on the wire, ms to hydrated
   soak           (only with --only soak) 10 minutes of S1 with listeners reconnecting every
                  ~30 s; the server's RSS and open descriptors each minute must stay flat
 
@@ -328,6 +330,16 @@ def store_bench():
     raise RuntimeError("no JSON from the store bench")
 
 
+def first_paint():
+    """bench/scripts/firstpaint.sh: its tables as they are (wrk on the SSR pages, cold loads)."""
+    out = subprocess.run([os.path.join(ROOT, "bench", "scripts", "firstpaint.sh")], cwd=ROOT,
+                         capture_output=True, text=True, env=dict(os.environ, PORT=str(free_port())))
+    if out.returncode != 0:
+        sys.stderr.write(out.stdout + out.stderr)
+        raise RuntimeError("first-paint bench failed")
+    return out.stdout.strip()
+
+
 def soak(workdir):
     """S1 for SOAK_SECONDS with listeners reconnecting every ~30 s; the server's memory and
     descriptors sampled each minute must stay within 10 % of their median after warm-up."""
@@ -373,7 +385,7 @@ HEADER = ("| run | conns | sent | delivered/expected | lost | deliveries/s | lat
 def main():
     global PARLOR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="S1,S2,S3,S4,store,T,P")
+    parser.add_argument("--only", default="S1,S2,S3,S4,store,T,P,F")
     parser.add_argument("--layers", default="memory,redis,pg-redis,pg-nginx")
     parser.add_argument("--repeat", type=int, default=3,
                         help="P: how many quiet/typing pairs per layer (p99 is noisy run to run)")
@@ -506,6 +518,9 @@ def main():
             lines.append("")
         if "soak" in only:
             lines += soak(workdir)
+        if "F" in only:
+            lines += ["### First paint (server-rendered pages, cold loads in Chromium)", "",
+                      first_paint(), ""]
         if "store" in only:
             r = store_bench()
             lines += ["### Store", "", "| senders | messages | seconds | messages/s |", "|---|---|---|---|",

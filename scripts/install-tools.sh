@@ -55,6 +55,7 @@ command -v redis-cli >/dev/null    || missing+=(redis-tools)   # the cluster tes
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null        || missing+=(postgresql-client)   # the browser deployed test creates its database with it
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v wrk >/dev/null || missing+=(wrk)   # make bench: server-rendered pages per second (bench/scripts/firstpaint.sh)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # Fonts for the screenshots: Hangul and emoji instead of empty boxes.
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)

@@ -20,3 +20,24 @@ test('hashed assets are immutable and static files set no cookie', async ({ requ
   expect(icon.headers()['cache-control']).toBe('public, max-age=3600');
   expect(icon.headers()['set-cookie']).toBeUndefined();
 });
+
+test('the WASM, JS and CSS go out precompressed, brotli first, gzip for older clients', async ({ request }) => {
+  const html = await (await request.get('/')).text();
+  const assets = [...new Set([...html.matchAll(/\/pkg\/[^"']+\.(?:js|wasm|css)/g)].map((m) => m[0]))];
+  for (const path of assets) {
+    const plain = await request.get(path, { headers: { 'accept-encoding': 'identity' } });
+    expect(plain.headers()['content-encoding'], path).toBeUndefined();
+    const original = (await plain.body()).length;
+    for (const encoding of ['br', 'gzip']) {
+      const packed = await request.get(path, { headers: { 'accept-encoding': encoding } });
+      expect(packed.status(), path).toBe(200);
+      expect(packed.headers()['content-encoding'], `${path} ${encoding}`).toBe(encoding);
+      expect(packed.headers()['vary'] ?? '', path).toMatch(/accept-encoding/i);
+      // A length up front: the file compressed at build time, not compressed per request.
+      expect(Number(packed.headers()['content-length']), path).toBeLessThan(original);
+      expect(packed.headers()['cache-control'], path).toBe('public, max-age=31536000, immutable');
+      // Playwright decodes the body: it must be the very file, byte for byte.
+      expect((await packed.body()).length, `${path} ${encoding}`).toBe(original);
+    }
+  }
+});

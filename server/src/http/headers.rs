@@ -9,7 +9,8 @@ use axum::{
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Cache rules for static files: a file whose name carries its content hash
+/// Cache rules for static files (and `Vary: Accept-Encoding`, since they go out
+/// precompressed): a file whose name carries its content hash
 /// (`/pkg/parlor.<hash>.wasm`) never changes, so browsers keep it a year without asking;
 /// other static files are revalidated after an hour (they carry `Last-Modified`).
 pub async fn cache_static(request: Request, next: Next) -> Response {
@@ -21,6 +22,18 @@ pub async fn cache_static(request: Request, next: Next) -> Response {
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static(rule));
+        }
+        // The file goes out as its .br, its .gz or itself, by the request's Accept-Encoding
+        // (ServeDir's precompressed files): a shared cache must key on it.
+        let varies = response
+            .headers()
+            .get_all(header::VARY)
+            .iter()
+            .any(|value| value.as_bytes().eq_ignore_ascii_case(b"accept-encoding"));
+        if response.status().is_success() && !varies {
+            response
+                .headers_mut()
+                .append(header::VARY, HeaderValue::from_static("accept-encoding"));
         }
     }
     response
