@@ -26,39 +26,17 @@ struct RedisCluster {
 impl RedisCluster {
     async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
-        let children = ports
-            .iter()
-            .map(|port| {
-                let child = Command::new("redis-server")
-                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                    .args(["--cluster-enabled", "yes"])
-                    // The bus port is chosen too: port + 10000 may not exist.
-                    .args(["--cluster-port", &free_port().to_string()])
-                    .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
-                    .args(["--cluster-node-timeout", "1000"])
-                    .args(["--save", "", "--appendonly", "no"])
-                    // A replica's first sync starts at once, not after Redis's 5 s delay.
-                    .args(["--repl-diskless-sync-delay", "0"])
-                    .arg("--dir")
-                    .arg(dir.path())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("redis-server on PATH (make test installs it)");
-                Some(child)
-            })
-            .collect();
+        let (mut ports, mut children) = (Vec::new(), Vec::new());
+        for _ in 0..6 {
+            let (port, child) = start_node(dir.path()).await;
+            ports.push(port);
+            children.push(Some(child));
+        }
         let cluster = Self {
             ports,
             children,
             _dir: dir,
         };
-        for port in &cluster.ports {
-            wait_until("every node answers", || {
-                cli(*port, &["PING"]).contains("PONG")
-            })
-            .await;
-        }
         let created = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
@@ -148,6 +126,43 @@ impl Drop for RedisCluster {
             let _ = child.wait();
         }
     }
+}
+
+/// One cluster node on a free port, answering PING. A port found free can be taken by a
+/// test running beside this one before redis-server binds it (it then exits at once): such
+/// a node is started again on other ports.
+async fn start_node(dir: &std::path::Path) -> (u16, Child) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes"])
+            // The bus port is chosen too: port + 10000 may not exist.
+            .args(["--cluster-port", &free_port().to_string()])
+            .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+            .args(["--cluster-node-timeout", "1000"])
+            .args(["--save", "", "--appendonly", "no"])
+            // A replica's first sync starts at once, not after Redis's 5 s delay.
+            .args(["--repl-diskless-sync-delay", "0"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (make test installs it)");
+        let mut exited = false;
+        let answers = wait_for(|| {
+            exited = exited || matches!(child.try_wait(), Ok(Some(_)));
+            exited || cli(port, &["PING"]).contains("PONG")
+        })
+        .await
+            && !exited;
+        if answers {
+            return (port, child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("no redis-server cluster node would start (five tries)");
 }
 
 fn cli(port: u16, args: &[&str]) -> String {
