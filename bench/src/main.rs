@@ -17,6 +17,16 @@ mod load;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// The server's allocator and options (server/src/main.rs), so the bare ceiling and the
+/// load generator run on what Parlor runs on.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// As the server's (server/src/main.rs).
+#[used]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static ALLOCATOR_OPTIONS: &[u8; 19] = b"tcache_max:1048576\0";
+
 #[derive(Parser)]
 #[command(
     name = "bench",

@@ -36,13 +36,17 @@ use sessions::CookiePolicy;
 use state::AppState;
 use std::{sync::Arc, time::Duration};
 use tower_http::{
-    compression::CompressionLayer,
+    compression::{CompressionLayer, CompressionLevel},
     limit::RequestBodyLimitLayer,
     services::ServeDir,
     timeout::RequestBodyTimeoutLayer,
     trace::{DefaultOnFailure, TraceLayer},
 };
 use tower_sessions::SessionStore;
+
+/// The compression quality of responses made per request (pages, API bodies): brotli 4 and
+/// gzip 4, the usual setting for dynamic content.
+const PAGE_COMPRESSION: i32 = 4;
 
 /// Builds the application router.
 pub fn router<S: SessionStore + Clone>(
@@ -82,7 +86,10 @@ pub fn router<S: SessionStore + Clone>(
         .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(middleware::from_fn(api_error_bodies))
         .layer(sessions::layer(sessions, cookies))
-        .layer(CompressionLayer::new())
+        // Brotli's own default is its slowest quality (11), which cost 3.5 ms of CPU on a
+        // 40 KB room page; 4 is what CDNs use for pages made per request: within a few
+        // percent of the size, at a fraction of the CPU. (Site files are precompressed at 11.)
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(PAGE_COMPRESSION)))
         .layer(headers::nosniff())
         .layer(headers::referrer_policy())
         .layer(headers::frame_options())
