@@ -21,6 +21,7 @@
 pub mod chat;
 pub mod domain;
 pub mod error;
+pub mod focus;
 pub mod identity;
 pub mod pages;
 pub mod protocol;
@@ -120,6 +121,7 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
             "home"
         }
     };
+    focus::restart_after_navigation(location.pathname);
     // The tab title carries the unread total: `(3) Parlor`.
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -144,6 +146,7 @@ fn Layout(hydrated: RwSignal<bool>) -> impl IntoView {
     let _ = lobby;
     view! {
         <div class="app" data-hydrated=move || hydrated.get().then_some("true") data-view=view_kind>
+            <span id="page-top" tabindex="-1"></span>
             <header class="site-header">
                 <a href="/" class="brand">"Parlor"</a>
                 <a href="/transports" class="nav-link">"Transports"</a>

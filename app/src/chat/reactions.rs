@@ -69,15 +69,24 @@ fn who_reacted(reaction: &ReactionCount) -> String {
 pub fn ReactionPicker(id: i64, state: RoomState) -> impl IntoView {
     let open = RwSignal::new(false);
     let other = RwSignal::new(String::new());
-    let choose = move |emoji: String| {
+    let button = NodeRef::<leptos::html::Button>::new();
+    // Closing the picker removes the control that had the focus: it goes back to "React",
+    // not to the top of the page.
+    let close = move || {
         open.set(false);
+        if let Some(button) = button.get_untracked() {
+            let _ = button.focus();
+        }
+    };
+    let choose = move |emoji: String| {
+        close();
         other.set(String::new());
         react(state, id, emoji);
     };
     let on_keydown = move |ev: KeyboardEvent| {
-        if ev.key() == "Escape" {
+        if ev.key() == "Escape" && open.get_untracked() {
             ev.prevent_default();
-            open.set(false);
+            close();
         }
     };
     let common = COMMON_EMOJI
@@ -99,6 +108,7 @@ pub fn ReactionPicker(id: i64, state: RoomState) -> impl IntoView {
     view! {
         <span class="react-wrap" on:keydown=on_keydown>
             <button
+                node_ref=button
                 type="button"
                 class="react"
                 aria-haspopup="true"

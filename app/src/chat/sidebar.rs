@@ -38,7 +38,9 @@ pub fn RoomLinks(lobby: Lobby) -> impl IntoView {
             <For
                 each=move || {
                     let rooms = lobby.rooms.get();
-                    keep_focus_across_update();
+                    // A message elsewhere moves its room up: whoever is arrowing through
+                    // the list keeps their place.
+                    crate::focus::keep_across_update(".room-links .room-link", "data-slug");
                     rooms
                 }
                 key=|r| (r.slug.clone(), r.title.clone(), r.unread, r.mentions, r.last_message.as_ref().map(|m| m.id))
@@ -47,46 +49,6 @@ pub fn RoomLinks(lobby: Lobby) -> impl IntoView {
                 <RoomLink room active=Signal::derive(move || location.pathname.get())/>
             </For>
         </ul>
-    }
-}
-
-/// A live update re-creates or moves room links (a message elsewhere moves its room up), and a
-/// moved element loses the focus: called just before the list is patched, this puts the focus
-/// back on the same room's link afterwards, so someone arrowing through the list keeps their
-/// place.
-fn keep_focus_across_update() {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let slug_of = |element: Option<web_sys::Element>| {
-            element?
-                .closest(".room-link")
-                .ok()??
-                .get_attribute("data-slug")
-        };
-        let Some(slug) = slug_of(document().active_element()) else {
-            return;
-        };
-        request_animation_frame(move || {
-            // Only where the update dropped it: never take the focus from where it went since.
-            let dropped = document()
-                .active_element()
-                .is_none_or(|element| Some(element) == document().body().map(Into::into));
-            if !dropped {
-                return;
-            }
-            let Ok(links) = document().query_selector_all(".room-links .room-link") else {
-                return;
-            };
-            let link = (0..links.length())
-                .filter_map(|i| links.item(i)?.dyn_into::<web_sys::Element>().ok())
-                .find(|li| li.get_attribute("data-slug").as_ref() == Some(&slug))
-                .and_then(|li| li.query_selector("a").ok().flatten())
-                .and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok());
-            if let Some(link) = link {
-                let _ = link.focus();
-            }
-        });
     }
 }
 

@@ -91,10 +91,15 @@ pub fn ChatRoom(data: RoomPageData) -> impl IntoView {
                     // Grouped: a message that continues its author's run shows no name.
                     // Days: in UTC until hydrated (as the server rendered), then local.
                     <For
-                        each=move || super::present::rows(
-                            &state.messages.get(),
-                            &Calendar::local(local_days.get()),
-                        )
+                        each=move || {
+                            // A reaction or an edit re-creates its row: a keyboard user on
+                            // its buttons stays there.
+                            crate::focus::keep_across_update(".messages li.message", "data-id");
+                            super::present::rows(
+                                &state.messages.get(),
+                                &Calendar::local(local_days.get()),
+                            )
+                        }
                         key=|row| (row.message.id, row.message.edited_at.clone(), row.message.deleted, row.message.reply_to.clone(), row.message.reactions.clone(), row.continued, row.day.clone())
                         let:row
                     >
