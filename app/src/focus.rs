@@ -62,7 +62,11 @@ pub fn keep_across_update(row: &'static str, key: &'static str) {
                 .find(|element| label(element) == focused_label)
                 .or(controls.first());
             if let Some(target) = target {
-                let _ = target.focus();
+                // Without scrolling: the list may have moved on purpose (a jump to a quoted
+                // message), and the focus must not drag it back.
+                let options = web_sys::FocusOptions::new();
+                options.set_prevent_scroll(true);
+                let _ = target.focus_with_options(&options);
             }
         });
     }
