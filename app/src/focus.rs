@@ -36,10 +36,7 @@ pub fn keep_across_update(row: &'static str, key: &'static str) {
         };
         let focused_label = label(&focused);
         request_animation_frame(move || {
-            let dropped = document()
-                .active_element()
-                .is_none_or(|element| Some(element) == document().body().map(Into::into));
-            if !dropped {
+            if !focus_is_lost() {
                 return;
             }
             let Ok(rows) = document().query_selector_all(row) else {
@@ -89,9 +86,7 @@ pub fn restart_after_navigation(pathname: leptos::prelude::Memo<String>) {
             let now = pathname.get();
             if previous.is_some_and(|previous| previous != now) {
                 request_animation_frame(|| {
-                    let lost = document()
-                        .active_element()
-                        .is_none_or(|element| Some(element) == document().body().map(Into::into));
+                    let lost = focus_is_lost();
                     let top = document()
                         .get_element_by_id("page-top")
                         .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
@@ -105,4 +100,14 @@ pub fn restart_after_navigation(pathname: leptos::prelude::Memo<String>) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = pathname;
+}
+
+/// Whether nothing has the focus (the browser parks it on `<body>` when the focused element
+/// goes away), so putting it back takes it from no one.
+#[cfg(feature = "hydrate")]
+fn focus_is_lost() -> bool {
+    use leptos::prelude::document;
+    document()
+        .active_element()
+        .is_none_or(|element| Some(element) == document().body().map(Into::into))
 }
